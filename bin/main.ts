@@ -1,0 +1,57 @@
+import packageJson from "../package.json" with { type: "json" };
+import { ExitCode, UsageError } from "./cli.ts";
+import type { CommandIo } from "./cli.ts";
+import { commands } from "./commands/index.ts";
+
+const VERSION: string = packageJson.version;
+
+function overview(): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return [
+    "Usage: homeward <command> [options]",
+    "",
+    "Signed metrics from family homes into the owner's Graphite.",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `homeward <command> --help` for a command's options. `homeward --version` prints the version.",
+  ].join("\n");
+}
+
+async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(`${overview()}\n`);
+    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  if (name === "--version" || name === "-v" || name === "version") {
+    io.stdout.write(`homeward ${VERSION}\n`);
+    return ExitCode.Ok;
+  }
+  const entry = commands.find((candidate) => candidate.name === name);
+  if (!entry) {
+    io.stderr.write(`homeward: unknown command "${name}"\n\n${overview()}\n`);
+    return ExitCode.Usage;
+  }
+  const command = await entry.load();
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`homeward ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      return ExitCode.Usage;
+    }
+    io.stderr.write(`homeward ${command.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.Failure;
+  }
+}
+
+const exitCode = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+});
+process.exitCode = exitCode;

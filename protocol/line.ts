@@ -1,0 +1,172 @@
+import { RejectReason } from "./reasons.ts";
+
+/** The default cap on one line, in bytes, before the newline. */
+export const DEFAULT_MAX_LINE_BYTES = 1024;
+
+export const MAX_KEY_ID_LENGTH = 64;
+
+/** A Carbon datapoint: what is forwarded, `<metric> <value> <timestamp>`. */
+export interface CarbonPoint {
+  readonly metric: string;
+  /** The value exactly as written: the signature covers these bytes, so it is never re-formatted. */
+  readonly value: string;
+  readonly timestamp: number;
+}
+
+/** A Carbon datapoint bound to a key: the part of a line that is signed. */
+export interface UnsignedLine extends CarbonPoint {
+  readonly keyId: string;
+}
+
+export interface SignedLine extends UnsignedLine {
+  /** base64 with padding, exactly as received. */
+  readonly signature: string;
+}
+
+export type ParseResult<T> =
+  | { readonly ok: true; readonly line: T }
+  | { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
+
+export interface ParseOptions {
+  readonly maxLineBytes?: number;
+}
+
+const METRIC_PATTERN = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
+const VALUE_PATTERN = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const TIMESTAMP_PATTERN = /^(?:0|[1-9]\d{0,15})$/;
+const KEY_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
+const BASE64_PATTERN =
+  /^(?:[A-Za-z0-9+/]{4})+$|^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$/;
+
+const TAB = 0x09;
+const SPACE = 0x20;
+const DEL = 0x7f;
+
+function reject<T>(reason: RejectReason, detail: string): ParseResult<T> {
+  return { ok: false, reason, detail };
+}
+
+export function isValidMetric(metric: string): boolean {
+  return METRIC_PATTERN.test(metric);
+}
+
+export function isValidKeyId(keyId: string): boolean {
+  return keyId.length <= MAX_KEY_ID_LENGTH && KEY_ID_PATTERN.test(keyId);
+}
+
+export function isValidValue(value: string): boolean {
+  return VALUE_PATTERN.test(value) && Number.isFinite(Number(value));
+}
+
+/** Checks framing (length, separators, control bytes) and splits into exactly `expected` fields. */
+function splitFields(text: string, expected: number, options: ParseOptions): ParseResult<string[]> {
+  const maxBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const body = text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text;
+  if (body.length > maxBytes || Buffer.byteLength(body, "utf8") > maxBytes) {
+    return reject(RejectReason.LineTooLong, `line is longer than ${maxBytes} bytes`);
+  }
+  for (let index = 0; index < body.length; index++) {
+    const code = body.charCodeAt(index);
+    if (code === TAB) {
+      return reject(
+        RejectReason.BadSeparator,
+        `tab at column ${index + 1}; fields are separated by one space`,
+      );
+    }
+    if ((code < SPACE && code !== TAB) || code === DEL) {
+      return reject(
+        RejectReason.ControlByte,
+        `control byte 0x${code.toString(16).padStart(2, "0")} at column ${index + 1}`,
+      );
+    }
+  }
+  const fields = body.split(" ");
+  if (fields.includes("")) {
+    return reject(RejectReason.EmptyField, "empty field: fields are separated by exactly one space");
+  }
+  if (fields.length !== expected) {
+    return reject(
+      RejectReason.FieldCount,
+      `expected ${expected} fields separated by single spaces, got ${fields.length}`,
+    );
+  }
+  return { ok: true, line: fields };
+}
+
+function checkPoint(metric: string, value: string, timestamp: string): ParseResult<CarbonPoint> {
+  if (!isValidMetric(metric)) {
+    return reject(
+      RejectReason.BadMetric,
+      "metric must be segments of [A-Za-z0-9_:-] joined by single dots, with no empty segment",
+    );
+  }
+  if (!isValidValue(value)) {
+    return reject(RejectReason.BadValue, "value must be a finite decimal number");
+  }
+  if (!TIMESTAMP_PATTERN.test(timestamp)) {
+    return reject(
+      RejectReason.BadTimestamp,
+      "timestamp must be whole Unix seconds in canonical decimal (no sign, leading zero or fraction)",
+    );
+  }
+  return { ok: true, line: { metric, value, timestamp: Number(timestamp) } };
+}
+
+/** Parses a plain Carbon line, `<metric> <value> <timestamp>`, with or without its newline stripped. */
+export function parseCarbonLine(text: string, options: ParseOptions = {}): ParseResult<CarbonPoint> {
+  const split = splitFields(stripNewline(text), 3, options);
+  if (!split.ok) return split;
+  const [metric, value, timestamp] = split.line as [string, string, string];
+  return checkPoint(metric, value, timestamp);
+}
+
+/** Parses a signed line, `<metric> <value> <timestamp> <key_id> <signature>`. Never throws. */
+export function parseSignedLine(text: string, options: ParseOptions = {}): ParseResult<SignedLine> {
+  const split = splitFields(stripNewline(text), 5, options);
+  if (!split.ok) return split;
+  const [metric, value, timestamp, keyId, signature] = split.line as [string, string, string, string, string];
+  const point = checkPoint(metric, value, timestamp);
+  if (!point.ok) return point;
+  if (keyId.length > MAX_KEY_ID_LENGTH) {
+    return reject(RejectReason.BadKeyId, `key_id is longer than ${MAX_KEY_ID_LENGTH} characters`);
+  }
+  if (!KEY_ID_PATTERN.test(keyId)) {
+    return reject(RejectReason.BadKeyId, "key_id must match [A-Za-z0-9_.-]{1,64}");
+  }
+  if (!BASE64_PATTERN.test(signature)) {
+    return reject(RejectReason.BadSignatureEncoding, "signature must be base64 with padding");
+  }
+  return { ok: true, line: { ...point.line, keyId, signature } };
+}
+
+function stripNewline(text: string): string {
+  return text.charCodeAt(text.length - 1) === 0x0a ? text.slice(0, -1) : text;
+}
+
+/** The exact bytes that are signed: the first four fields joined by single spaces, no newline. */
+export function canonicalMessage(line: UnsignedLine): string {
+  return `${line.metric} ${line.value} ${line.timestamp} ${line.keyId}`;
+}
+
+/** The wire line without its newline. */
+export function formatSignedLine(line: SignedLine): string {
+  return `${canonicalMessage(line)} ${line.signature}`;
+}
+
+/** What goes to Carbon, with its newline. */
+export function formatCarbonLine(point: CarbonPoint): string {
+  return `${point.metric} ${point.value} ${point.timestamp}\n`;
+}
+
+/** Parses the four signed fields, `<metric> <value> <timestamp> <key_id>`, as `homeward sign` takes them. */
+export function parseUnsignedLine(text: string, options: ParseOptions = {}): ParseResult<UnsignedLine> {
+  const parsed = parseSignedLine(`${stripNewline(text)} AAAA`, options);
+  if (!parsed.ok) {
+    if (parsed.reason === RejectReason.FieldCount) {
+      return reject(RejectReason.FieldCount, "expected 4 fields: <metric> <value> <timestamp> <key_id>");
+    }
+    return parsed;
+  }
+  const { metric, value, timestamp, keyId } = parsed.line;
+  return { ok: true, line: { metric, value, timestamp, keyId } };
+}
