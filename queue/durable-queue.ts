@@ -1,0 +1,39 @@
+/**
+ * A bounded, crash-safe FIFO of text records (one Carbon line each, without the newline).
+ * The agent's disk buffer and the server's Carbon spool are both this contract; one contract test
+ * (test/unit/queue/) runs against every implementation.
+ *
+ * Delivery is at-least-once: records handed out by `peek` stay in the queue until `ack`. After a
+ * crash, records that were peeked but not acked are handed out again.
+ */
+export interface QueueBatch {
+  /** Oldest first. */
+  readonly records: readonly string[];
+  /** Opaque position just after the last record of this batch; pass the batch back to `ack`. */
+  readonly end: unknown;
+}
+
+export interface QueueStats {
+  /** Records in the queue (appended, not yet acked). */
+  readonly depth: number;
+  /** Bytes those records take on disk, framing included. */
+  readonly bytes: number;
+  /** Records dropped because the queue was full (the oldest go first). */
+  readonly droppedOverflow: number;
+  /** Records lost to corruption found on open or read (torn tail, bad CRC). */
+  readonly droppedCorrupt: number;
+}
+
+export interface DurableQueue {
+  /** Adds records at the tail. Durable once the next flush completes (flushes are batched). */
+  append(records: readonly string[]): void;
+  /** Writes and fsyncs whatever append has buffered. */
+  flush(): Promise<void>;
+  /** The oldest records not yet acked, up to the limits; an empty batch when the queue is empty. */
+  peek(maxRecords: number, maxBytes?: number): Promise<QueueBatch>;
+  /** Removes everything up to the batch's end. Acking an older batch again is a no-op. */
+  ack(batch: QueueBatch): Promise<void>;
+  stats(): QueueStats;
+  /** Flushes and releases file handles. */
+  close(): Promise<void>;
+}
