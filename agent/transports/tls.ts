@@ -1,0 +1,31 @@
+import { isIP } from "node:net";
+import { connect } from "node:tls";
+import { LineStreamTransport } from "./line-stream.ts";
+import { tlsTrustOptions } from "./server-identity.ts";
+import type { ServerTrustOptions } from "./server-identity.ts";
+import type { Transport } from "./transport.ts";
+
+export interface TlsTransportOptions extends ServerTrustOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly timeoutMs?: number;
+  readonly maxLineBytes?: number;
+}
+
+/** amproxy's line protocol inside TLS; the server is checked as for https (CA file, pins). */
+export function createTlsTransport(options: TlsTransportOptions): Transport {
+  const { host, port } = options;
+  // Read the CA file and check the pins once, at start, so a mistake shows up before any send.
+  const trust = tlsTrustOptions(options);
+  return new LineStreamTransport({
+    host,
+    target: `tls://${host}:${port}`,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
+    connector: {
+      readyEvent: "secureConnect",
+      // SNI takes names only; with an IP address the certificate is checked against its IP SANs.
+      connect: () => connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...trust }),
+    },
+  });
+}
