@@ -16,7 +16,7 @@ export interface QueueBatch {
 export interface QueueStats {
   /** Records in the queue (appended, not yet acked). */
   readonly depth: number;
-  /** Bytes those records take on disk, framing included. */
+  /** Bytes those records take on disk, framing included (records not yet flushed count at their framed size). */
   readonly bytes: number;
   /** Records dropped because the queue was full (the oldest go first). */
   readonly droppedOverflow: number;
@@ -29,9 +29,17 @@ export interface DurableQueue {
   append(records: readonly string[]): void;
   /** Writes and fsyncs whatever append has buffered. */
   flush(): Promise<void>;
-  /** The oldest records not yet acked, up to the limits; an empty batch when the queue is empty. */
+  /**
+   * The oldest records not yet acked (flushed or not), up to the limits; an empty batch when the
+   * queue is empty. maxBytes counts each record's UTF-8 bytes plus one for its newline on the wire;
+   * the oldest record is returned even when it alone is over maxBytes, so a batch is never stuck.
+   */
   peek(maxRecords: number, maxBytes?: number): Promise<QueueBatch>;
-  /** Removes everything up to the batch's end. Acking an older batch again is a no-op. */
+  /**
+   * Removes everything up to the batch's end; once it resolves, those records do not come back
+   * after a restart. Acking a batch again, or an older one after a newer one, is a no-op. A batch
+   * belongs to the queue object that peeked it; passing it to another (say, after a reopen) is an error.
+   */
   ack(batch: QueueBatch): Promise<void>;
   stats(): QueueStats;
   /** Flushes and releases file handles. */
