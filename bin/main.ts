@@ -48,10 +48,11 @@ async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   }
 }
 
-const exitCode = await main(process.argv.slice(2), {
+void main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
+}).then((exitCode) => {
+  process.exitCode = exitCode;
 });
-process.exitCode = exitCode;
