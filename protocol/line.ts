@@ -35,12 +35,32 @@ const METRIC_PATTERN = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
 const VALUE_PATTERN = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const TIMESTAMP_PATTERN = /^(?:0|[1-9]\d{0,15})$/;
 const KEY_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
-const BASE64_PATTERN =
-  /^(?:[A-Za-z0-9+/]{4})+$|^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$/;
 
 const TAB = 0x09;
 const SPACE = 0x20;
 const DEL = 0x7f;
+
+/** 1 for the 64 base64 alphabet characters, by char code (the parser's hot path: a regex here cost more than an HMAC). */
+const BASE64_CHAR = new Uint8Array(128);
+for (const char of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+  BASE64_CHAR[char.charCodeAt(0)] = 1;
+const EQUALS = 0x3d;
+
+/** Padded base64: whole 4-character groups, the last ending in at most two '='. */
+function isPaddedBase64(text: string): boolean {
+  const length = text.length;
+  if (length === 0 || length % 4 !== 0) return false;
+  let end = length;
+  if (text.charCodeAt(end - 1) === EQUALS) {
+    end--;
+    if (text.charCodeAt(end - 1) === EQUALS) end--;
+  }
+  for (let index = 0; index < end; index++) {
+    const code = text.charCodeAt(index);
+    if (code >= 128 || BASE64_CHAR[code] !== 1) return false;
+  }
+  return true;
+}
 
 function reject<T>(reason: RejectReason, detail: string): ParseResult<T> {
   return { ok: false, reason, detail };
@@ -62,23 +82,35 @@ export function isValidValue(value: string): boolean {
 function splitFields(text: string, expected: number, options: ParseOptions): ParseResult<string[]> {
   const maxBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const body = text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text;
-  if (body.length > maxBytes || Buffer.byteLength(body, "utf8") > maxBytes) {
+  if (body.length > maxBytes) {
     return reject(RejectReason.LineTooLong, `line is longer than ${maxBytes} bytes`);
   }
+  let ascii = true;
+  let badIndex = -1;
   for (let index = 0; index < body.length; index++) {
     const code = body.charCodeAt(index);
+    if (code > DEL) ascii = false;
+    else if (code < SPACE || code === DEL) {
+      badIndex = index;
+      break;
+    }
+  }
+  // Only non-ASCII text can be longer in UTF-8 bytes than in characters (the hot path skips the count).
+  if ((!ascii || badIndex >= 0) && Buffer.byteLength(body, "utf8") > maxBytes) {
+    return reject(RejectReason.LineTooLong, `line is longer than ${maxBytes} bytes`);
+  }
+  if (badIndex >= 0) {
+    const code = body.charCodeAt(badIndex);
     if (code === TAB) {
       return reject(
         RejectReason.BadSeparator,
-        `tab at column ${index + 1}; fields are separated by one space`,
+        `tab at column ${badIndex + 1}; fields are separated by one space`,
       );
     }
-    if ((code < SPACE && code !== TAB) || code === DEL) {
-      return reject(
-        RejectReason.ControlByte,
-        `control byte 0x${code.toString(16).padStart(2, "0")} at column ${index + 1}`,
-      );
-    }
+    return reject(
+      RejectReason.ControlByte,
+      `control byte 0x${code.toString(16).padStart(2, "0")} at column ${badIndex + 1}`,
+    );
   }
   const fields = body.split(" ");
   if (fields.includes("")) {
@@ -133,10 +165,10 @@ export function parseSignedLine(text: string, options: ParseOptions = {}): Parse
   if (!KEY_ID_PATTERN.test(keyId)) {
     return reject(RejectReason.BadKeyId, "key_id must match [A-Za-z0-9_.-]{1,64}");
   }
-  if (!BASE64_PATTERN.test(signature)) {
+  if (!isPaddedBase64(signature)) {
     return reject(RejectReason.BadSignatureEncoding, "signature must be base64 with padding");
   }
-  return { ok: true, line: { ...point.line, keyId, signature } };
+  return { ok: true, line: { metric, value, timestamp: point.line.timestamp, keyId, signature } };
 }
 
 function stripNewline(text: string): string {

@@ -24,4 +24,24 @@ export const commands: readonly CommandEntry[] = [
     summary: "check signed lines on stdin against an auth file",
     load: async () => (await import("./verify.ts")).verifyCommand,
   },
+  {
+    name: "server",
+    summary: "the verifying proxy in front of Carbon (an amproxy drop-in)",
+    load: async () => (await import("./server.ts")).serverCommand,
+  },
+  {
+    name: "test-client",
+    summary: "send a signed metric with a random value every interval (amproxy: client test-client)",
+    load: async () => (await import("./test-client.ts")).testClientCommand,
+  },
+  {
+    name: "status",
+    summary: "say in plain words whether the agent is sending, and what waits to be sent",
+    load: async () => (await import("./status.ts")).statusCommand,
+  },
+  {
+    name: "provision",
+    summary: "make a device's key, agent.json, unit and install.sh in one folder for its SD card",
+    load: async () => (await import("./provision.ts")).provisionCommand,
+  },
 ];

@@ -1,14 +1,10 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { DurationError, parseDuration } from "../../protocol/duration.ts";
-import {
-  decodeBase64Exact,
-  ED25519_PUBLIC_KEY_BYTES,
-  ed25519Verifier,
-  hmacVerifier,
-} from "../../protocol/keys.ts";
+import { decodeBase64Exact, ED25519_PUBLIC_KEY_BYTES, ed25519Verifier } from "../../protocol/keys.ts";
 import type { Algorithm, MessageVerifier } from "../../protocol/keys.ts";
 import { isValidKeyId } from "../../protocol/line.ts";
+import { fastHmacVerifier } from "../verify/hmac-verifier.ts";
 import { compileMetricAcl, GlobError } from "./metric-acl.ts";
 import type { MetricAcl } from "./metric-acl.ts";
 
@@ -18,6 +14,8 @@ export interface AuthEntry {
   readonly algorithm: Algorithm;
   /** Several while a key rotates: a line signed by any of them is good. */
   readonly verifiers: readonly MessageVerifier[];
+  /** ed25519 only: the public keys in base64, in the same order, for verify workers. */
+  readonly publicKeys: readonly string[];
   readonly metrics: readonly string[];
   readonly acl: MetricAcl;
   /** Lines per second, sustained. */
@@ -109,6 +107,7 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
 
   let algorithm: Algorithm | undefined;
   let verifiers: MessageVerifier[] = [];
+  let publicKeys: string[] = [];
   if (raw.secret_key !== undefined && raw.ed25519 !== undefined) {
     problems.push(`apikeys.${keyId}: set either secret_key (hmac) or ed25519, not both`);
   } else if (raw.secret_key !== undefined) {
@@ -117,7 +116,7 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
       problems.push(`${at("secret_key")}: expected a non-empty string or a list of them`);
     } else {
       algorithm = "hmac";
-      verifiers = secrets.map(hmacVerifier);
+      verifiers = secrets.map((secret) => fastHmacVerifier(secret));
     }
   } else if (raw.ed25519 !== undefined) {
     const keys = stringList(raw.ed25519);
@@ -127,6 +126,7 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
     } else {
       algorithm = "ed25519";
       verifiers = (decoded as Buffer[]).map(ed25519Verifier);
+      publicKeys = keys as string[];
     }
   } else {
     problems.push(`apikeys.${keyId}: missing secret_key (hmac) or ed25519 (public key)`);
@@ -177,6 +177,7 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
     keyId,
     algorithm,
     verifiers,
+    publicKeys,
     metrics: metrics as string[],
     acl,
     ...(rate !== undefined && { rate }),

@@ -1,0 +1,44 @@
+import { ConfigError, resolveServerOptions, SERVER_FLAGS, serverUsage } from "../../server-stub/config.ts";
+import { createLogger } from "../../server-stub/log/logger.ts";
+import { startServer } from "../../server-stub/main.ts";
+import { ExitCode, parseCommandArgs, UsageError } from "../cli.ts";
+import type { Command } from "../cli.ts";
+
+export const serverCommand: Command = {
+  name: "server",
+  usage: serverUsage(),
+  async run(argv, io) {
+    const flagSpec = Object.fromEntries(
+      SERVER_FLAGS.map((flag) => [
+        flag.name,
+        { type: "string" as const, ...(flag.multiple && { multiple: true }) },
+      ]),
+    );
+    const { values, help } = parseCommandArgs(argv, flagSpec);
+    if (help) {
+      io.stdout.write(`${serverUsage()}\n`);
+      return ExitCode.Ok;
+    }
+    let options;
+    try {
+      options = resolveServerOptions(values, io.env);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+    const log = createLogger(options.logFormat, options.logLevel);
+    const server = await startServer(options, { log });
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals): void => {
+        log.info({ signal }, "signal received");
+        process.off("SIGHUP", hangUp);
+        void server.close().then(resolve);
+      };
+      const hangUp = (): void => server.reload();
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+      process.on("SIGHUP", hangUp);
+    });
+    return ExitCode.Ok;
+  },
+};
