@@ -25,6 +25,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./verify.ts")).verifyCommand,
   },
   {
+    name: "agent",
+    summary: "run the agent: collect, sign, buffer on disk and ship (--check to test the setup)",
+    load: async () => (await import("./agent.ts")).agentCommand,
+  },
+  {
     name: "server",
     summary: "the verifying proxy in front of Carbon (an amproxy drop-in)",
     load: async () => (await import("./server.ts")).serverCommand,
