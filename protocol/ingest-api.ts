@@ -7,12 +7,18 @@ import type { RejectReason } from "./reasons.ts";
  *   Content-Type: text/plain; Content-Encoding: gzip (optional)
  *   body: signed lines, one per "\n"
  *
- * Status codes:
+ * Status codes (every reply to a readable body carries an IngestReply):
  *   200  every line was decided; the body says which were accepted and why others were not
  *   400  the body could not be read (bad gzip)
- *   413  the body (or its gunzipped size) is over the cap
- *   429  the key's budget is spent: retry after Retry-After seconds; nothing in the body was taken
- *   503  the forwarder cannot take more: retry after Retry-After seconds; nothing was taken
+ *   413  the body (or its gunzipped size) is over the cap; nothing was taken
+ *   429  the key's or the source's budget ran out part-way (or the source is blocked): retry after
+ *        Retry-After seconds
+ *   503  the forwarder could not take more: retry after Retry-After seconds
+ *
+ * On 429 and 503 the lines counted in `accepted` were taken (and are durable); the rest were not.
+ * A sender that resends the whole batch gets the taken lines back as `duplicate`, which it should
+ * treat as delivered. Since a resent duplicate spends rate again before dedupe catches it, a
+ * throttled sender should send smaller batches until it gets a 200 (the agent halves them).
  */
 export const INGEST_PATH = "/v1/lines";
 

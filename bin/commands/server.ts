@@ -1,6 +1,7 @@
 import { ConfigError, resolveServerOptions, SERVER_FLAGS, serverUsage } from "../../server-stub/config.ts";
 import { createLogger } from "../../server-stub/log/logger.ts";
 import { startServer } from "../../server-stub/main.ts";
+import { createNotifier } from "../../agent/notify/sd-notify.ts";
 import { ExitCode, parseCommandArgs, UsageError } from "../cli.ts";
 import type { Command } from "../cli.ts";
 
@@ -28,11 +29,22 @@ export const serverCommand: Command = {
     }
     const log = createLogger(options.logFormat, options.logLevel);
     const server = await startServer(options, { log });
+    // Type=notify in systemd/homeward-server.service: READY=1 once listening, WATCHDOG=1 from the event loop.
+    const notifier = createNotifier(io.env, {
+      unsetEnvironment: true,
+      onError: (error) => log.warn({ err: error }, "systemd notification failed"),
+    });
+    notifier.ready("listening");
+    notifier.watchdogStart();
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals): void => {
         log.info({ signal }, "signal received");
         process.off("SIGHUP", hangUp);
-        void server.close().then(resolve);
+        notifier.stopping("stopping");
+        void server
+          .close()
+          .then(() => notifier.close())
+          .then(resolve);
       };
       const hangUp = (): void => server.reload();
       process.once("SIGTERM", stop);

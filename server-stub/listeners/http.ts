@@ -3,6 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { createGunzip } from "node:zlib";
+import { INGEST_PATH } from "../../protocol/ingest-api.ts";
+import type { IngestReply } from "../../protocol/ingest-api.ts";
 import { RejectReason } from "../../protocol/reasons.ts";
 import type { IngestResult } from "../ingest/ingest.ts";
 import { closeServer, listenOn } from "./server-lifecycle.ts";
@@ -12,20 +14,11 @@ import { admitConnection } from "./listener.ts";
 import type { Listener, ListenerContext } from "./listener.ts";
 import type { TlsCredentials } from "./tls-credentials.ts";
 
-export const INGEST_PATH = "/v1/lines";
-
 export interface HttpLimits {
   /** Bytes of request body as sent (compressed or not). */
   readonly maxBodyBytes: number;
   /** Bytes of body after gunzip. */
   readonly maxInflatedBytes: number;
-}
-
-/** The JSON reply of POST /v1/lines. */
-export interface IngestReply {
-  readonly accepted: number;
-  readonly rejected: Record<string, number>;
-  readonly errors: readonly { line: number; reason: string; detail?: string }[];
 }
 
 class BodyTooLarge extends Error {}
@@ -119,7 +112,7 @@ export class HttpListener implements Listener {
   }
 
   private answer(response: ServerResponse, result: IngestResult): void {
-    const rejected: Record<string, number> = {};
+    const rejected: Partial<Record<RejectReason, number>> = {};
     for (const [reason, count] of result.rejected) rejected[reason] = count;
     const body: IngestReply = { accepted: result.accepted, rejected, errors: result.errors };
     let status = 200;
