@@ -1,6 +1,6 @@
 import type { LoadedAgentConfig } from "./config/load.ts";
 import { deviceKeyPath, loadLineSigner } from "./run/device-key.ts";
-import { createTransport } from "./transports/index.ts";
+import { transportFor } from "./main.ts";
 
 /** One line of `homeward agent --check`: what was checked, and whether it is fine. */
 export interface CheckResult {
@@ -29,12 +29,7 @@ export async function checkAgent(loaded: LoadedAgentConfig, env: NodeJS.ProcessE
   }
   let transport;
   try {
-    transport = createTransport({
-      url: config.server.url,
-      caFile: config.server.caFile,
-      pinSha256: config.server.pinSha256,
-      timeoutMs: config.server.timeoutMs,
-    });
+    transport = transportFor(config);
   } catch (error) {
     results.push({ ok: false, text: `server: ${(error as Error).message}` });
     return results;

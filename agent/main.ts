@@ -3,6 +3,7 @@ import type { Logger as PinoLogger } from "pino";
 import { DiskQueue } from "../queue/disk-queue.ts";
 import { ClockGuard } from "./clock/clock-guard.ts";
 import { createSyncCheck } from "./clock/sync-check.ts";
+import { mqttTransportSettings } from "./control/settings.ts";
 import { scheduledCollectors } from "./collectors/from-config.ts";
 import { toCarbonPoints } from "./collectors/points.ts";
 import type { AgentStatsSnapshot } from "./collectors/self.ts";
@@ -38,12 +39,13 @@ export interface RunningAgent {
 /** The buffer's subfolder in the state dir. */
 export const BUFFER_DIR = "buffer";
 
-function transportFor(config: AgentConfig): Transport {
+export function transportFor(config: AgentConfig): Transport {
   return createTransport({
     url: config.server.url,
     caFile: config.server.caFile,
     pinSha256: config.server.pinSha256,
     timeoutMs: config.server.timeoutMs,
+    mqtt: mqttTransportSettings(config),
   });
 }
 
@@ -78,7 +80,7 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
   let shipper = shipperFor(loaded.config, queue, transport, log);
 
   const guard = new ClockGuard({
-    isSynchronized: createSyncCheck(loaded.config.clock.syncCheck, { log }),
+    isSynchronized: createSyncCheck(loaded.config.clock.syncCheck, { log, root: loaded.config.clock.root }),
     maxHoldMs: loaded.config.clock.maxHoldMs,
     maxHeldReadings: loaded.config.clock.maxHeldReadings,
     pollIntervalMs: loaded.config.clock.pollMs,
@@ -146,12 +148,15 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
     bufferDepth: () => queue.stats().depth,
     async applyConfig(next) {
       const transportChanged = serverSettings(next.config) !== serverSettings(loaded.config);
+      // Everything that can refuse the new config runs before anything changes: a transport setting
+      // or schedule that cannot work throws here, and the agent goes on as it was.
+      const nextTransport = transportChanged ? transportFor(next.config) : undefined;
       scheduler.replace(scheduledCollectors(next.config, { stats }));
       loaded = next;
-      if (transportChanged) {
+      if (nextTransport) {
         await shipper.stop();
         await transport.close();
-        transport = transportFor(next.config);
+        transport = nextTransport;
         shipper = shipperFor(next.config, queue, transport, log);
         shipper.start();
         notifier.status(`collecting; shipping to ${transport.target}`);

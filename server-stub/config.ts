@@ -8,6 +8,9 @@ import type { LogFormat, LogLevel } from "./log/logger.ts";
 import { ListenAddressError, parseHostPort, parseListenAddress } from "./listeners/listen-address.ts";
 import type { ListenAddress } from "./listeners/listen-address.ts";
 import { metricSegment } from "./metrics/carbon-report.ts";
+import type { MqttLinesOptions } from "./listeners/mqtt.ts";
+import { parseStatusUsers, StatusUsersError } from "./status/status-users.ts";
+import type { StatusUser } from "./status/status-users.ts";
 
 export interface ServerOptions {
   readonly listen: readonly ListenAddress[];
@@ -43,6 +46,11 @@ export interface ServerOptions {
   readonly statsIntervalMs: number;
   readonly statsPrefix: string;
   readonly authPollMs: number;
+  /** Take devices' lines from the owner's MQTT broker too (`--mqtt-url`). */
+  readonly mqtt?: MqttLinesOptions;
+  /** The status page (http:// or https://), behind basic auth for `statusUsers`. */
+  readonly statusAddr?: ListenAddress;
+  readonly statusUsers: readonly StatusUser[];
 }
 
 export class ConfigError extends Error {
@@ -247,6 +255,56 @@ export const SERVER_FLAGS: readonly Flag[] = [
     fallback: "1s",
     help: "how often the auth file's mtime and inode are checked, besides the directory watch",
   },
+  {
+    name: "status-addr",
+    env: "STATUS_ADDR",
+    kind: "string",
+    fallback: "",
+    help: "host:port (or https://host:port) for the status page, GET / and /status.json, behind basic auth (off when empty)",
+  },
+  {
+    name: "status-users",
+    env: "HOMEWARD_STATUS_AUTH",
+    kind: "string",
+    fallback: "",
+    help: "user:password,... for the status page (prefer the env variable: flags show in ps); 8+ characters with upper case, lower case and a digit",
+  },
+  {
+    name: "mqtt-url",
+    env: "MQTT_URL",
+    kind: "string",
+    fallback: "",
+    help: "also take devices' lines from this broker, mqtt:// or mqtts:// (off when empty)",
+  },
+  { name: "mqtt-username", env: "MQTT_USERNAME", kind: "string", fallback: "", help: "the broker account" },
+  {
+    name: "mqtt-password",
+    env: "MQTT_PASSWORD",
+    kind: "string",
+    fallback: "",
+    help: "its password (better in the environment: flags show in ps)",
+  },
+  {
+    name: "mqtt-ca-file",
+    env: "MQTT_CA_FILE",
+    kind: "string",
+    fallback: "",
+    help: "PEM file of the broker's CA for mqtts:// (default: the system's CAs)",
+  },
+  {
+    name: "mqtt-client-id",
+    env: "MQTT_CLIENT_ID",
+    kind: "string",
+    fallback: "homeward-server-<host>",
+    help: "stable client id: the broker keeps this session's lines while the server is away",
+  },
+  {
+    name: "mqtt-topic",
+    env: "MQTT_TOPIC",
+    kind: "string",
+    fallback: "$share/homeward/homeward/+/lines",
+    help: "the subscription (a shared one lets several servers split the lines)",
+  },
 ];
 
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -330,6 +388,12 @@ export function resolveServerOptions(values: FlagValues, env: NodeJS.ProcessEnv)
   const stateDir = raw("state-dir");
   const metricsAddr = raw("metrics-addr");
   const statsPrefix = raw("stats-prefix").replace("<host>", metricSegment(hostname()));
+  const mqtt = mqttOptions(raw);
+  const { statusAddr, statusUsers } = statusOptions(
+    raw("status-addr"),
+    raw("status-users"),
+    Boolean(certFile),
+  );
 
   return {
     listen,
@@ -364,6 +428,67 @@ export function resolveServerOptions(values: FlagValues, env: NodeJS.ProcessEnv)
     statsIntervalMs: duration("stats-interval"),
     statsPrefix,
     authPollMs: Math.max(100, duration("auth-poll")),
+    ...(mqtt && { mqtt }),
+    ...(statusAddr && { statusAddr }),
+    statusUsers,
+  };
+}
+
+/** The status page is never served without users, and never with a weak password. */
+function statusOptions(
+  addrText: string,
+  usersText: string,
+  haveCertificate: boolean,
+): { statusAddr?: ListenAddress; statusUsers: readonly StatusUser[] } {
+  if (!addrText) return { statusUsers: [] };
+  let statusAddr: ListenAddress;
+  try {
+    statusAddr = addrText.includes("://")
+      ? parseListenAddress(addrText)
+      : { scheme: "http", ...parseHostPort(addrText, "--status-addr") };
+  } catch (error) {
+    if (error instanceof ListenAddressError)
+      throw new ConfigError(error.message.replace("--listen", "--status-addr"));
+    throw error;
+  }
+  if (statusAddr.scheme !== "http" && statusAddr.scheme !== "https")
+    throw new ConfigError(`--status-addr "${addrText}": expected host:port, http:// or https://`);
+  if (statusAddr.scheme === "https" && !haveCertificate)
+    throw new ConfigError("an https:// --status-addr needs --tls-cert and --tls-key");
+  if (!usersText)
+    throw new ConfigError(
+      'the status page needs users: set HOMEWARD_STATUS_AUTH="user:password" (or --status-users)',
+    );
+  try {
+    return { statusAddr, statusUsers: parseStatusUsers(usersText) };
+  } catch (error) {
+    if (error instanceof StatusUsersError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+function mqttOptions(raw: (name: string) => string): MqttLinesOptions | undefined {
+  const url = raw("mqtt-url");
+  if (!url) return undefined;
+  if (!/^mqtts?:\/\/[^/@\s]+\/?$/.test(url)) {
+    throw new ConfigError(
+      `--mqtt-url "${url}": expected mqtt://host[:port] or mqtts://host[:port] (credentials go in --mqtt-username and MQTT_PASSWORD)`,
+    );
+  }
+  const clientId = raw("mqtt-client-id").replace("<host>", metricSegment(hostname()));
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(clientId)) {
+    throw new ConfigError(`--mqtt-client-id "${clientId}": expected 1-64 letters, digits, _ . : -`);
+  }
+  const username = raw("mqtt-username");
+  const password = raw("mqtt-password");
+  const caFile = raw("mqtt-ca-file");
+  return {
+    url,
+    clientId,
+    topic: raw("mqtt-topic"),
+    ...(username && { username }),
+    ...(password && { password }),
+    ...(caFile && { caFile }),
   };
 }
 

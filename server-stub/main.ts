@@ -16,6 +16,7 @@ import { HttpListener } from "./listeners/http.ts";
 import { formatListenAddress } from "./listeners/listen-address.ts";
 import type { ListenAddress } from "./listeners/listen-address.ts";
 import type { Listener, ListenerContext } from "./listeners/listener.ts";
+import { MqttLinesSubscriber } from "./listeners/mqtt.ts";
 import { listenOn } from "./listeners/server-lifecycle.ts";
 import { TcpListener } from "./listeners/tcp.ts";
 import { TlsCredentials } from "./listeners/tls-credentials.ts";
@@ -25,6 +26,8 @@ import { carbonReport } from "./metrics/carbon-report.ts";
 import { createMetricsServer } from "./metrics/metrics-server.ts";
 import { createMetricsRegistry } from "./metrics/prometheus.ts";
 import { ServerStats } from "./metrics/server-stats.ts";
+import { DeviceBoard } from "./status/device-board.ts";
+import { StatusServer } from "./status/status-server.ts";
 import { SignatureChecker } from "./verify/signature-check.ts";
 
 export interface ServerDeps {
@@ -36,6 +39,8 @@ export interface RunningServer {
   /** The bound listeners, in --listen order (real ports when 0 was asked for). */
   readonly listeners: readonly ListenAddress[];
   readonly metricsAddress?: { readonly host: string; readonly port: number };
+  /** The status page's bound address, when --status-addr is set. */
+  readonly statusAddress?: ListenAddress;
   /** SIGHUP: re-read the auth file and TLS certificates now. */
   reload(): void;
   /** SIGTERM: stop listening, finish what was read, flush to Carbon or the spool. */
@@ -48,6 +53,7 @@ const CLOSE_GRACE_MS = 2000;
 export async function startServer(options: ServerOptions, deps: ServerDeps): Promise<RunningServer> {
   const { log } = deps;
   const clock = deps.clock ?? Date.now;
+  const startedMs = clock();
   const auth = new AuthStore(options.authFile, log, { pollMs: options.authPollMs });
   const credentials = options.tls ? new TlsCredentials(options.tls, log) : undefined;
   const stats = new ServerStats();
@@ -88,6 +94,7 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
     workers: options.verifyWorkers,
     onWorkerError: (error) => log.error({ error: error.message }, "verify worker failed; restarting it"),
   });
+  const board = options.statusAddr ? new DeviceBoard({ keys: () => auth.current.entries }) : undefined;
   const ingest = new Ingest({
     state,
     signatures,
@@ -102,6 +109,7 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
     clock,
     onSourceBlocked: (source) =>
       log.warn({ source, block_for_ms: options.blockMs }, "source used up its failure budget; blocked"),
+    ...(board && { onDecided: (context, reason) => board.observe(context, reason) }),
   });
   const caps = new ConnectionCaps({
     maxTotal: options.maxConnections,
@@ -139,11 +147,14 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
   forwarder.start();
   auth.start();
   credentials?.start();
+  const mqttLines = options.mqtt ? new MqttLinesSubscriber(options.mqtt, { ingest, log }) : undefined;
   const bound: ListenAddress[] = [];
   try {
     for (const listener of listeners) bound.push(await listener.start());
+    await mqttLines?.start();
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close(0)));
+    await mqttLines?.close(0);
     auth.close();
     credentials?.close();
     await signatures.close();
@@ -187,6 +198,42 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
     metricsAddress = { host: address.host, port: address.port };
   }
 
+  let statusServer: StatusServer | undefined;
+  let statusAddress: ListenAddress | undefined;
+  if (options.statusAddr && board) {
+    statusServer = new StatusServer({
+      address: options.statusAddr,
+      users: options.statusUsers,
+      board,
+      ...(options.statusAddr.scheme === "https" &&
+        credentials && {
+          tls: credentials.current,
+          onTlsReload: (listener) => credentials.onReload(listener),
+        }),
+      summary: () => {
+        const forward = forwarder.stats();
+        const authStats = auth.stats();
+        return {
+          nowMs: clock(),
+          startedMs,
+          accepted: stats.totalAccepted(),
+          rejected: stats.totalRejected(),
+          carbonConnectionsUp: forward.connectionsUp,
+          carbonConnections: forward.connections,
+          queuedLines: forward.queuedLines,
+          spoolLines: forward.spoolDepth,
+          authFileOk: authStats.fileOk,
+          authKeys: authStats.keys,
+        };
+      },
+    });
+    statusAddress = await statusServer.start();
+    log.info(
+      { status: formatListenAddress(statusAddress), users: options.statusUsers.length },
+      "status page",
+    );
+  }
+
   const report =
     options.statsIntervalMs > 0
       ? setInterval(() => {
@@ -199,6 +246,7 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
   return {
     listeners: bound,
     ...(metricsAddress && { metricsAddress }),
+    ...(statusAddress && { statusAddress }),
     reload: () => {
       auth.reload("SIGHUP");
       credentials?.reload("SIGHUP");
@@ -210,6 +258,7 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
         auth.close();
         credentials?.close();
         await Promise.all(listeners.map((listener) => listener.close(CLOSE_GRACE_MS)));
+        await mqttLines?.close(CLOSE_GRACE_MS);
         await signatures.close();
         // Lets batches whose verdicts just arrived reach the forwarder before it closes.
         await new Promise((resolve) => setImmediate(resolve));
@@ -217,6 +266,7 @@ export async function startServer(options: ServerOptions, deps: ServerDeps): Pro
         await new Promise<void>((resolve) =>
           metricsServer ? metricsServer.close(() => resolve()) : resolve(),
         );
+        await statusServer?.close(0);
         log.info("stopped");
       })();
       return closing;

@@ -2,6 +2,7 @@ import type { CommandRunner } from "../../hardware/command.ts";
 import type { AgentConfig } from "../config/types.ts";
 import type { ScheduledCollector } from "../schedule/scheduler.ts";
 import { ExecCollector } from "./exec.ts";
+import { MqttCollector, mqttInputSettings } from "./mqtt.ts";
 import { NetCollector } from "./net.ts";
 import { PiCollector } from "./pi.ts";
 import { SelfCollector } from "./self.ts";
@@ -80,6 +81,16 @@ export function scheduledCollectors(config: AgentConfig, deps: CollectorDeps): S
       schedule: entry.schedule,
       // The command's own timeout kills it; this only backs it up.
       timeoutMs: entry.timeoutMs + 5000,
+    });
+  }
+  const mqtt = mqttInputSettings(config);
+  if (mqtt) {
+    // Connects on its first run (mqtt is imported then, not before) and stays connected until the
+    // scheduler closes it: a config change makes a new one with a new connection.
+    entries.push({
+      collector: new MqttCollector({ settings: mqtt }),
+      schedule: mqtt.schedule,
+      timeoutMs: 10_000,
     });
   }
   if (collect.self.enabled) {

@@ -20,6 +20,22 @@ export const OVERRIDES_FILE = "overrides.json";
  */
 export const PROTECTED_OVERRIDE_KEYS: readonly string[] = ["device", "key_file", "control"];
 
+/**
+ * Deeper paths an override may not set either. `collect.exec` runs commands on the device: a remote
+ * change may retune schedules and targets, but new commands come only from the owner's file on
+ * the box, so a stolen control key cannot run code in every family home.
+ */
+export const PROTECTED_OVERRIDE_PATHS: readonly (readonly string[])[] = [["collect", "exec"]];
+
+function touchesPath(target: JsonObject, path: readonly string[]): boolean {
+  let node: JsonValue = target;
+  for (const segment of path) {
+    if (!isJsonObject(node) || !Object.hasOwn(node, segment)) return false;
+    node = node[segment] as JsonValue;
+  }
+  return true;
+}
+
 const FORBIDDEN_SEGMENTS = new Set(["__proto__", "prototype", "constructor"]);
 
 export class OverridesError extends Error {
@@ -75,6 +91,11 @@ export function expandDottedKeys(changes: Readonly<Record<string, unknown>>): Js
     let nested = value as JsonValue;
     for (const segment of [...segments].reverse()) nested = { [segment]: nested };
     result = deepMerge(result, nested as JsonObject);
+  }
+  for (const path of PROTECTED_OVERRIDE_PATHS) {
+    if (touchesPath(result, path)) {
+      throw new OverridesError(`"${path.join(".")}" can only be changed in the config file on the device`);
+    }
   }
   return result;
 }

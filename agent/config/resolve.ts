@@ -8,7 +8,7 @@ import type { ConfigProblem } from "./validate.ts";
 export const DEFAULTS = {
   serverTimeout: "30s",
   bufferMaxBytes: 64 * 1024 * 1024,
-  clock: { syncCheck: "auto", maxHold: "6h", maxHeldReadings: 20_000, poll: "10s" },
+  clock: { syncCheck: "auto", root: "/", maxHold: "6h", maxHeldReadings: 20_000, poll: "10s" },
   logLevel: "info",
   system: { schedule: "*/10 * * * * *", timeout: "5s", root: "/" },
   pi: { schedule: "*/10 * * * * *", timeout: "10s", root: "/", throttled: "auto" },
@@ -48,6 +48,7 @@ export function resolveAgentConfig(file: AgentConfigFile): AgentConfig {
     buffer: { maxBytes: file.buffer?.max_bytes ?? DEFAULTS.bufferMaxBytes },
     clock: {
       syncCheck: clock.sync_check ?? DEFAULTS.clock.syncCheck,
+      root: clock.root ?? DEFAULTS.clock.root,
       maxHoldMs: ms(clock.max_hold ?? DEFAULTS.clock.maxHold),
       maxHeldReadings: clock.max_held_readings ?? DEFAULTS.clock.maxHeldReadings,
       pollMs: ms(clock.poll ?? DEFAULTS.clock.poll),

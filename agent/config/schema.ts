@@ -59,6 +59,64 @@ const httpTarget = {
   },
 } as const;
 
+/** The owner's broker (control) and the home's local broker (mqtt input). No credentials in the URL. */
+const mqttUrl = {
+  type: "string",
+  pattern: "^mqtts?://(?:\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?/?$",
+  expected: "an mqtt:// or mqtts:// URL without credentials: mqtts://broker.example.org:8883",
+} as const;
+const brokerConnection = {
+  url: mqttUrl,
+  username: { type: "string", minLength: 1 },
+  password: { type: "string" },
+  ca_file: { type: "string", minLength: 1, expected: "the path of a PEM file of the broker's CA" },
+  client_id: {
+    type: "string",
+    pattern: "^[A-Za-z0-9_.:-]{1,64}$",
+    expected: "an MQTT client id: 1-64 letters, digits, _ . : -",
+  },
+  keepalive: duration,
+} as const;
+const ed25519PublicKey = {
+  type: "string",
+  pattern: "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+  expected: "an ed25519 public key: 44 characters of base64 (homeward keygen prints it)",
+} as const;
+const metricPath = {
+  type: "string",
+  pattern: "^[A-Za-z0-9_:-]{1,64}(?:\\.[A-Za-z0-9_:-]{1,64})*$",
+  expected: "a metric path: segments of letters, digits, _ : - joined by dots",
+} as const;
+const mqttSubscription = {
+  type: "object",
+  required: ["topic"],
+  additionalProperties: false,
+  properties: {
+    topic: {
+      type: "string",
+      pattern: "^(?:#|(?:[^+#/$][^+#/]*|\\+|)(?:/(?:[^+#/]*|\\+))*(?:/#)?)$",
+      minLength: 1,
+      maxLength: 256,
+      expected: "an MQTT topic filter such as tele/+/SENSOR (+ and # only as whole levels)",
+    },
+    name: metricPath,
+    fields: {
+      if: { type: "string" },
+      then: { enum: ["all"] },
+      else: {
+        if: { type: "array" },
+        then: { type: "array", minItems: 1, items: metricPath },
+        else: {
+          type: "object",
+          expected: '"all", a list of dotted JSON paths, or {"<dotted path>": "<metric name>"}',
+          propertyNames: { minLength: 1 },
+          additionalProperties: metricPath,
+        },
+      },
+    },
+  },
+} as const;
+
 const dnsCheck = {
   type: "object",
   required: ["name"],
@@ -96,8 +154,12 @@ export const AGENT_CONFIG_SCHEMA = {
       required: ["url"],
       additionalProperties: false,
       properties: {
-        url: { type: "string", format: "server-url" },
-        transport: { enum: ["https", "http", "tcp", "tls"] },
+        url: {
+          if: { type: "string", pattern: "^mqtts?:" },
+          then: mqttUrl,
+          else: { type: "string", format: "server-url" },
+        },
+        transport: { enum: ["https", "http", "tcp", "tls", "mqtt", "mqtts"] },
         ca_file: { type: "string", minLength: 1 },
         pin_sha256: {
           if: { type: "string" },
@@ -124,6 +186,7 @@ export const AGENT_CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         sync_check: { enum: ["auto", "timesyncd", "timedatectl", "none"] },
+        root,
         max_hold: duration,
         max_held_readings: { type: "integer", minimum: 0 },
         poll: duration,
@@ -202,7 +265,37 @@ export const AGENT_CONFIG_SCHEMA = {
         self: { type: "object", additionalProperties: false, properties: { ...collectorCommon } },
       },
     },
-    control: { type: "object" },
-    mqtt: { type: "object" },
+    control: {
+      type: "object",
+      required: ["url", "owner_public_key"],
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean" },
+        ...brokerConnection,
+        owner_public_key: {
+          if: { type: "string" },
+          then: ed25519PublicKey,
+          else: { type: "array", minItems: 1, items: ed25519PublicKey },
+        },
+        topic_prefix: {
+          type: "string",
+          pattern: "^[A-Za-z0-9_-]{1,64}(?:/[A-Za-z0-9_-]{1,64})*$",
+          expected: "topic levels of letters, digits, _ or - joined by /",
+        },
+        max_skew: duration,
+        status_interval: duration,
+      },
+    },
+    mqtt: {
+      type: "object",
+      required: ["url", "subscriptions"],
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean" },
+        schedule,
+        ...brokerConnection,
+        subscriptions: { type: "array", minItems: 1, items: mqttSubscription },
+      },
+    },
   },
 } as const;

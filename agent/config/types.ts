@@ -23,6 +23,7 @@ export interface AgentConfigFile {
   buffer?: { max_bytes?: number };
   clock?: {
     sync_check?: SyncCheckMode;
+    root?: string;
     max_hold?: string;
     max_held_readings?: number;
     poll?: string;
@@ -58,9 +59,41 @@ export interface AgentConfigFile {
     }[];
     self?: CollectorSection;
   };
-  /** Reserved for the MQTT control channel; validated by that issue's schema. */
-  control?: Record<string, unknown>;
-  mqtt?: Record<string, unknown>;
+  /** The owner's broker and key: signed remote control and presence (agent/control/README.md). */
+  control?: ControlSection;
+  /** The MQTT sensor input: the home's local broker (agent/collectors/README.md, mqtt). */
+  mqtt?: MqttInputSection;
+}
+
+/** How to reach a broker. The URL carries no credentials. */
+export interface BrokerConnectionSection {
+  url: string;
+  username?: string;
+  password?: string;
+  ca_file?: string;
+  client_id?: string;
+  keepalive?: string;
+}
+
+export interface ControlSection extends BrokerConnectionSection {
+  enabled?: boolean;
+  /** base64 Ed25519 public key(s) of the owner's control key; a list while rotating. */
+  owner_public_key: string | string[];
+  topic_prefix?: string;
+  max_skew?: string;
+  status_interval?: string;
+}
+
+export interface MqttInputSection extends BrokerConnectionSection {
+  enabled?: boolean;
+  schedule?: string;
+  subscriptions: MqttSubscriptionSection[];
+}
+
+export interface MqttSubscriptionSection {
+  topic: string;
+  name?: string;
+  fields?: "all" | string[] | Record<string, string>;
 }
 
 interface CollectorSection {
@@ -69,7 +102,7 @@ interface CollectorSection {
   timeout?: string;
 }
 
-export type ServerTransport = "https" | "http" | "tcp" | "tls";
+export type ServerTransport = "https" | "http" | "tcp" | "tls" | "mqtt" | "mqtts";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
 /** The config the agent runs on: file + overrides, validated, every default filled in. */
@@ -80,7 +113,7 @@ export interface AgentConfig {
   readonly keyFile: string;
   readonly server: {
     readonly url: string;
-    /** From the URL's scheme (`https://`, `http://`, `tcp://`, `tls://`). */
+    /** From the URL's scheme (`https://`, `http://`, `tcp://`, `tls://`, `mqtt://`, `mqtts://`). */
     readonly transport: ServerTransport;
     readonly caFile: string | undefined;
     /** base64 SHA-256 of the server certificate's public key (SPKI); any one may match. */
@@ -92,6 +125,8 @@ export interface AgentConfig {
   readonly buffer: { readonly maxBytes: number };
   readonly clock: {
     readonly syncCheck: SyncCheckMode;
+    /** Where the sync check looks for timesyncd's flag file and /run/systemd (`/`; a fixture tree in tests). */
+    readonly root: string;
     readonly maxHoldMs: number;
     readonly maxHeldReadings: number;
     readonly pollMs: number;
@@ -131,8 +166,10 @@ export interface AgentConfig {
     }[];
     readonly self: ResolvedSection;
   };
-  readonly control: Readonly<Record<string, unknown>>;
-  readonly mqtt: Readonly<Record<string, unknown>>;
+  /** As written (`{}` when absent); agent/control/settings.ts resolves it. */
+  readonly control: Readonly<Partial<ControlSection>>;
+  /** As written (`{}` when absent); agent/collectors/mqtt.ts resolves it. */
+  readonly mqtt: Readonly<Partial<MqttInputSection>>;
 }
 
 interface ResolvedSection {

@@ -1,4 +1,6 @@
+import type { MqttTransportSettings } from "../control/settings.ts";
 import { HttpsTransport } from "./https.ts";
+import { MqttTransport } from "./mqtt.ts";
 import type { ServerTrustOptions } from "./server-identity.ts";
 import { createTcpTransport } from "./tcp.ts";
 import { createTlsTransport } from "./tls.ts";
@@ -17,8 +19,13 @@ export interface TransportOptions extends ServerTrustOptions {
   readonly url: string;
   /** https: the whole request; tcp/tls: connecting, and writing one batch. */
   readonly timeoutMs?: number;
-  /** tcp/tls: longest line sent (default 1024 bytes, the server's cap). */
+  /** tcp/tls/mqtt: longest line sent (default 1024 bytes, the server's cap). */
   readonly maxLineBytes?: number;
+  /**
+   * mqtt/mqtts: the device (its topic is `homeward/<device>/lines`) and its broker account;
+   * `mqttTransportSettings(config)` in agent/control/settings.ts builds it from the config.
+   */
+  readonly mqtt?: MqttTransportSettings;
 }
 
 export function createTransport(options: TransportOptions): Transport {
@@ -29,8 +36,16 @@ export function createTransport(options: TransportOptions): Transport {
     const settings = { ...options, host, port };
     return scheme === "tcp" ? createTcpTransport(settings) : createTlsTransport(settings);
   }
+  if (scheme === "mqtt" || scheme === "mqtts") {
+    if (options.mqtt === undefined) {
+      throw new TransportOptionsError(
+        `server url "${options.url}": the mqtt transport needs the device name and its broker account (TransportOptions.mqtt)`,
+      );
+    }
+    return new MqttTransport({ ...options, settings: options.mqtt });
+  }
   throw new TransportOptionsError(
-    `server url "${options.url}" must start with https://, tcp:// or tls:// (e.g. https://metrics.example.org)`,
+    `server url "${options.url}" must start with https://, tcp://, tls://, mqtt:// or mqtts:// (e.g. https://metrics.example.org)`,
   );
 }
 

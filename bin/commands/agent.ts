@@ -68,11 +68,34 @@ export const agentCommand: Command = {
     const log = createLogger(logFormat, PINO_LEVELS[loaded.config.log.level]);
     const { startAgent } = await import("../../agent/main.ts");
     const agent = await startAgent({ loaded, stateDir, log, env: io.env });
+    // The signed MQTT control channel, only when the config has a control section (mqtt is loaded then).
+    const control = loaded.config.control.url
+      ? await (
+          await import("../../agent/control/control-channel.ts")
+        )
+          .startControlChannel({
+            loaded,
+            onConfigChanged: (next) => agent.applyConfig(next),
+            bufferDepth: () => agent.bufferDepth(),
+            log,
+          })
+          .catch((error: unknown) => {
+            log.error(
+              { err: (error as Error).message },
+              "the control channel cannot start; collecting goes on",
+            );
+            return undefined;
+          })
+      : undefined;
     await new Promise<void>((resolve) => {
       const reread = (): void => {
         try {
           const next = loadAgentConfig({ configPath, stateDir });
-          void agent.applyConfig(next);
+          void agent.applyConfig(next).then(
+            () => control?.configReloaded(next),
+            (error: unknown) =>
+              log.error({ err: (error as Error).message }, "SIGHUP: the new config cannot be applied"),
+          );
         } catch (error) {
           log.error(
             { err: (error as Error).message },
@@ -83,7 +106,9 @@ export const agentCommand: Command = {
       const stop = (signal: NodeJS.Signals): void => {
         log.info({ signal }, "signal received");
         process.off("SIGHUP", reread);
-        void agent.stop().then(resolve);
+        void Promise.resolve(control?.stop())
+          .then(() => agent.stop())
+          .then(resolve);
       };
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);

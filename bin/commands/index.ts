@@ -45,6 +45,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./status.ts")).statusCommand,
   },
   {
+    name: "ctl",
+    summary: "change a device's config from afar over MQTT (signed), and list devices' presence",
+    load: async () => (await import("./ctl.ts")).ctlCommand,
+  },
+  {
     name: "provision",
     summary: "make a device's key, agent.json, unit and install.sh in one folder for its SD card",
     load: async () => (await import("./provision.ts")).provisionCommand,

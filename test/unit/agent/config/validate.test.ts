@@ -22,7 +22,17 @@ describe("validateAgentConfig", () => {
     assert.deepEqual(problems(EXAMPLE), []);
     assert.deepEqual(problems(minimal), []);
     assert.deepEqual(problems({ ...minimal, server: { url: "tcp://m.example.org:2005" } }), []);
-    assert.deepEqual(problems({ ...minimal, control: { anything: true }, mqtt: { url: "mqtts://x" } }), []);
+    assert.deepEqual(
+      problems({
+        ...minimal,
+        control: {
+          url: "mqtts://b.example.org:8883",
+          owner_public_key: "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        },
+        mqtt: { url: "mqtt://192.168.1.10", subscriptions: [{ topic: "tele/+/SENSOR" }] },
+      }),
+      [],
+    );
   });
 
   it("says what is missing and what is unknown", () => {
@@ -42,7 +52,7 @@ describe("validateAgentConfig", () => {
       ],
       [
         { ...minimal, server: { url: "https://m", transport: "udp" } },
-        '/server/transport: expected one of "https", "http", "tcp", "tls"',
+        '/server/transport: expected one of "https", "http", "tcp", "tls", "mqtt", "mqtts"',
       ],
       [
         { ...minimal, clock: { max_hold: "6 hours" } },
