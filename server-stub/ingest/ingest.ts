@@ -77,6 +77,8 @@ export interface IngestDeps {
   readonly onSourceBlocked?: (source: string) => void;
   /** How many per-line errors a result lists (default 10). */
   readonly maxErrors?: number;
+  /** Sees every line once decided (reason undefined: accepted), e.g. the status page. Must be O(1). */
+  readonly onDecided?: (context: LineContext, reason: RejectReason | undefined) => void;
 }
 
 /** Runs batches of lines from one source through the checks, and forwards the accepted ones. */
@@ -158,12 +160,14 @@ export class Ingest {
     out.push(formatCarbonLine(line));
     result.accepted++;
     this.deps.stats.accepted(line.keyId);
+    this.deps.onDecided?.(context, undefined);
   }
 
   private reject(result: IngestResult, context: LineContext, index: number, reason: RejectReason): void {
     const { deps } = this;
     const keyLabel = context.entry?.keyId ?? NO_KEY;
     deps.stats.rejected(keyLabel, reason);
+    deps.onDecided?.(context, reason);
     result.rejected.set(reason, (result.rejected.get(reason) ?? 0) + 1);
     if (result.errors.length < this.maxErrors) {
       result.errors.push({
