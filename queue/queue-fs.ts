@@ -66,7 +66,14 @@ class NodeQueueFile implements QueueFile {
 
 export const nodeQueueFs: QueueFs = {
   async mkdir(dir) {
-    await fsp.mkdir(dir, { recursive: true });
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (error) {
+      // Node's recursive mkdir reports ENOENT when the filesystem is read-only (it looks the path up
+      // after EROFS): one plain mkdir gives the real reason (EROFS, EACCES, or ENOENT after all).
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      await fsp.mkdir(dir);
+    }
   },
   readdir: (dir) => fsp.readdir(dir),
   async open(path, mode) {

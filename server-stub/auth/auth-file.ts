@@ -53,7 +53,8 @@ export function loadAuthFile(path: string): AuthTable {
 
 /** Parses amproxy's YAML (JSON is YAML too). Problems name the key and the field, never a secret. */
 export function parseAuthFile(text: string, path: string): AuthTable {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // logLevel "error": yaml's warnings go to stderr and quote the file (a secret, in a mistyped key).
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, logLevel: "error" });
   if (document.errors.length > 0) {
     // yaml's messages quote the offending source line, which may hold a secret: give the place only.
     throw new AuthFileError(
@@ -65,7 +66,16 @@ export function parseAuthFile(text: string, path: string): AuthTable {
       }),
     );
   }
-  const root: unknown = document.toJS();
+  let root: unknown;
+  try {
+    root = document.toJS();
+  } catch (error) {
+    // An alias to no anchor, or an alias bomb: yaml throws here, past its error list. Its message
+    // names the alias, not a value, but stay with the place-only form used above.
+    throw new AuthFileError(path, [
+      `invalid YAML (${error instanceof ReferenceError ? "unresolved or excessive aliases" : "cannot be read"})`,
+    ]);
+  }
   if (!isRecord(root) || !isRecord(root.apikeys)) {
     throw new AuthFileError(path, ["apikeys: expected a mapping of key ids to entries"]);
   }
@@ -91,17 +101,44 @@ function stringList(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/** Within two edits of a known field name (`secret_kye`, `metric`): safe and useful to repeat. */
+function looksLikeAField(name: string): boolean {
+  if (name.length > 16) return false;
+  const distance = (a: string, b: string): number => {
+    let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+    for (let i = 1; i <= a.length; i++) {
+      const current = [i];
+      for (let j = 1; j <= b.length; j++) {
+        const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+        current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+      }
+      previous = current;
+    }
+    return previous[b.length] as number;
+  };
+  return [...ENTRY_FIELDS].some((field) => distance(name.toLowerCase(), field) <= 2);
+}
+
 function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntry | undefined {
-  const at = (field: string): string => `apikeys.${keyId}.${field}`;
+  // An invalid id can be anything a typo made a key of (a flow mapping holding a secret): only a
+  // short one without YAML's structure characters is repeated back.
+  const entryName =
+    isValidKeyId(keyId) || /^[^\t\n\r{}[\],:"']{1,64}$/.test(keyId)
+      ? `apikeys.${keyId}`
+      : "apikeys.<an invalid key id, not shown>";
+  const at = (field: string): string => `${entryName}.${field}`;
   const before = problems.length;
-  if (!isValidKeyId(keyId)) problems.push(`apikeys.${keyId}: key id must match [A-Za-z0-9_.-]{1,64}`);
+  if (!isValidKeyId(keyId)) problems.push(`${entryName}: key id must match [A-Za-z0-9_.-]{1,64}`);
   if (!isRecord(raw)) {
-    problems.push(`apikeys.${keyId}: expected a mapping with secret_key or ed25519, and metrics`);
+    problems.push(`${entryName}: expected a mapping with secret_key or ed25519, and metrics`);
     return undefined;
   }
   for (const field of Object.keys(raw)) {
     if (!ENTRY_FIELDS.has(field)) {
-      problems.push(`${at(field)}: unknown field (expected ${[...ENTRY_FIELDS].join(", ")})`);
+      // A typo such as `{secret_key S3cr3t, ...}` makes the secret part of a field name: only a
+      // name close to a real field's is repeated back.
+      const where = looksLikeAField(field) ? at(field) : `${entryName}: a field whose name is not shown`;
+      problems.push(`${where}: unknown field (expected ${[...ENTRY_FIELDS].join(", ")})`);
     }
   }
 
@@ -109,7 +146,7 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
   let verifiers: MessageVerifier[] = [];
   let publicKeys: string[] = [];
   if (raw.secret_key !== undefined && raw.ed25519 !== undefined) {
-    problems.push(`apikeys.${keyId}: set either secret_key (hmac) or ed25519, not both`);
+    problems.push(`${entryName}: set either secret_key (hmac) or ed25519, not both`);
   } else if (raw.secret_key !== undefined) {
     const secrets = stringList(raw.secret_key);
     if (!secrets || secrets.some((secret) => secret.length === 0)) {
@@ -129,7 +166,7 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
       publicKeys = keys as string[];
     }
   } else {
-    problems.push(`apikeys.${keyId}: missing secret_key (hmac) or ed25519 (public key)`);
+    problems.push(`${entryName}: missing secret_key (hmac) or ed25519 (public key)`);
   }
 
   let acl: MetricAcl | undefined;
@@ -160,7 +197,12 @@ function compileEntry(keyId: string, raw: unknown, problems: string[]): AuthEntr
   let maxAgeMs: number | undefined;
   if (raw.max_age !== undefined) {
     try {
-      maxAgeMs = typeof raw.max_age === "number" ? raw.max_age * 1000 : parseDuration(String(raw.max_age));
+      maxAgeMs =
+        typeof raw.max_age === "number"
+          ? raw.max_age * 1000
+          : typeof raw.max_age === "string"
+            ? parseDuration(raw.max_age)
+            : Number.NaN;
       if (!(maxAgeMs > 0)) throw new DurationError("must be positive");
     } catch (error) {
       if (!(error instanceof DurationError)) throw error;

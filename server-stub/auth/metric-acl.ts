@@ -66,7 +66,12 @@ function globToRegex(pattern: string): RegExp {
       return `${segmentToRegex(segment, pattern)}\\.`;
     })
     .join("");
-  return new RegExp(`^${source}$`);
+  try {
+    return new RegExp(`^${source}$`);
+  } catch {
+    // A character class the regex engine refuses, such as "[z-a]".
+    throw new GlobError(`pattern "${pattern}": not a valid glob`);
+  }
 }
 
 export function compileMetricAcl(patterns: readonly string[]): MetricAcl {

@@ -10,8 +10,19 @@ export interface CarbonAddress {
 
 export interface CarbonConnectionEvents {
   onUp(): void;
-  onDown(error: Error | undefined): void;
+  /**
+   * Every time a connection closes or an attempt fails (so a long outage keeps reporting). `unread`:
+   * what was written to it just before Carbon closed it, which Carbon may never have read (the line
+   * protocol has no acks): the last {@link UNREAD_WINDOW_MS} after a reset, less after a clean end.
+   */
+  onDown(error: Error | undefined, unread: readonly string[]): void;
 }
+
+/** Chunks written this recently before Carbon resets a connection are written again. */
+export const UNREAD_WINDOW_MS = 2000;
+/** The same after a clean close: the chunks that may have crossed Carbon's FIN. */
+const FIN_RACE_MS = 250;
+const UNREAD_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
  * One persistent plaintext connection to Carbon's line receiver, reconnecting with backoff.
@@ -23,6 +34,9 @@ export class CarbonConnection {
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Chunks the kernel took in the last UNREAD_WINDOW_MS, oldest first. */
+  private recent: { chunk: string; atMs: number }[] = [];
+  private recentBytes = 0;
 
   constructor(
     private readonly address: CarbonAddress,
@@ -60,10 +74,14 @@ export class CarbonConnection {
       lastError = error;
     });
     socket.on("close", () => {
-      const wasUp = this.up;
       this.up = false;
       this.socket = undefined;
-      if (wasUp || this.attempt === 0) this.events.onDown(lastError);
+      // A peer that closes with data unread sends RST, not FIN (RFC 1122): after a reset, what was
+      // written lately may be lost; after a clean end, only what was written after Carbon's FIN
+      // arrived and before this process saw it (one turn of the event loop, say).
+      const recent = this.takeRecent(lastError === undefined ? FIN_RACE_MS : UNREAD_WINDOW_MS);
+      const unread = this.closed ? [] : recent;
+      this.events.onDown(lastError, unread);
       if (!this.closed) {
         this.attempt++;
         this.retryTimer = setTimeout(
@@ -84,7 +102,30 @@ export class CarbonConnection {
       done(new Error("not connected to Carbon"));
       return;
     }
-    socket.write(chunk, "latin1", done);
+    socket.write(chunk, "latin1", (error) => {
+      if (!error) this.remember(chunk);
+      done(error);
+    });
+  }
+
+  private remember(chunk: string): void {
+    const now = performance.now();
+    this.recent.push({ chunk, atMs: now });
+    this.recentBytes += chunk.length;
+    while (this.recent.length > 0) {
+      const oldest = this.recent[0] as { chunk: string; atMs: number };
+      if (now - oldest.atMs <= UNREAD_WINDOW_MS && this.recentBytes <= UNREAD_MAX_BYTES) break;
+      this.recent.shift();
+      this.recentBytes -= oldest.chunk.length;
+    }
+  }
+
+  private takeRecent(windowMs: number): string[] {
+    const now = performance.now();
+    const unread = this.recent.filter((entry) => now - entry.atMs <= windowMs).map((entry) => entry.chunk);
+    this.recent = [];
+    this.recentBytes = 0;
+    return unread;
   }
 
   /** Waits (up to `timeoutMs`) for written data to reach the kernel, then closes. */

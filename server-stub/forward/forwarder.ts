@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { DurableQueue } from "../../queue/durable-queue.ts";
 import type { LineSink } from "../ingest/ingest.ts";
 import type { BackoffPolicy } from "./backoff.ts";
+import { IntervalLog } from "../log/interval-log.ts";
 import { CarbonConnection } from "./carbon-connection.ts";
 import type { CarbonAddress } from "./carbon-connection.ts";
 
@@ -23,6 +24,8 @@ export interface ForwarderOptions {
   readonly spoolFlushMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly log: Logger;
+  /** Each kind of trouble (Carbon down, slow, the spool failing) is logged at most once per this long. */
+  readonly logIntervalMs?: number;
 }
 
 export interface ForwarderStats {
@@ -35,6 +38,8 @@ export interface ForwarderStats {
   readonly forwardedLines: number;
   readonly spooledLines: number;
   readonly replayedLines: number;
+  /** Lines written again because Carbon closed the connection right after they were written to it. */
+  readonly resentLines?: number;
   /** Accepted lines that were lost anyway, by why. */
   readonly dropped: ReadonlyMap<string, number>;
 }
@@ -69,13 +74,17 @@ export class Forwarder implements LineSink {
   private spoolWaiters: Waiter[] = [];
   private spoolFlushTimer: NodeJS.Timeout | undefined;
   private spoolFlushing: Promise<void> | undefined;
+  /** The last spool flush failed; cleared by the next one that succeeds. */
+  private spoolWriteFailed = false;
   private replaying: Promise<void> | undefined;
   private replayTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private forwardedLines = 0;
   private spooledLines = 0;
   private replayedLines = 0;
+  private resentLines = 0;
   private readonly dropped = new Map<string, number>();
+  private readonly trouble: IntervalLog;
 
   constructor(private readonly options: ForwarderOptions) {
     this.highWaterBytes = options.highWaterBytes ?? 4 * 1024 * 1024;
@@ -83,27 +92,38 @@ export class Forwarder implements LineSink {
     this.memoryLimitBytes = options.memoryLimitBytes ?? 64 * 1024 * 1024;
     this.replayLinesPerSecond = options.replayLinesPerSecond ?? 10_000;
     this.spoolFlushMs = options.spoolFlushMs ?? 20;
+    this.trouble = new IntervalLog(options.logIntervalMs);
+    const carbon = `${options.carbon.host}:${options.carbon.port}`;
     const count = Math.max(1, options.connections ?? 2);
     for (let index = 0; index < count; index++) {
       const connection = new CarbonConnection(
         options.carbon,
         {
           onUp: () => {
-            options.log.info(
-              { carbon: `${options.carbon.host}:${options.carbon.port}`, connection: index },
-              "connected to Carbon",
-            );
+            const gate = this.trouble.take("carbon_up");
+            if (gate) {
+              options.log.info(
+                { carbon, connection: index, ...(gate.unlogged > 0 && { unlogged_since: gate.unlogged }) },
+                "connected to Carbon",
+              );
+            }
             this.kickReplay();
           },
-          onDown: (error) =>
+          onDown: (error, unread) => {
+            if (unread.length > 0) this.resend(unread);
+            const gate = this.trouble.take("carbon_down");
+            if (!gate) return;
             options.log.warn(
               {
-                carbon: `${options.carbon.host}:${options.carbon.port}`,
+                carbon,
                 connection: index,
                 error: error?.message,
+                connections_up: this.connections.filter((candidate) => candidate.isUp).length,
+                ...(gate.unlogged > 0 && { unlogged_since: gate.unlogged }),
               },
               "Carbon connection down; spooling",
-            ),
+            );
+          },
         },
         options.backoff,
       );
@@ -118,7 +138,13 @@ export class Forwarder implements LineSink {
   accepting(): boolean {
     if (this.closing) return false;
     const spool = this.options.spool;
-    if (spool) return spool.stats().bytes + this.unflushedSpoolBytes + this.pendingBytes < this.spoolMaxBytes;
+    if (spool) {
+      // A spool whose writes fail (disk full, read-only) holds what it got in memory only: while that
+      // lasts, lines that would go there are refused (503), so senders keep them instead.
+      const unflushed = (spool.stats() as { unflushed?: number }).unflushed ?? 0;
+      if (this.spoolWriteFailed && unflushed > 0 && !this.pickConnection(this.highWaterBytes)) return false;
+      return spool.stats().bytes + this.unflushedSpoolBytes + this.pendingBytes < this.spoolMaxBytes;
+    }
     return this.memoryBacklogBytes + this.pendingBytes < this.memoryLimitBytes;
   }
 
@@ -152,6 +178,7 @@ export class Forwarder implements LineSink {
       forwardedLines: this.forwardedLines,
       spooledLines: this.spooledLines,
       replayedLines: this.replayedLines,
+      resentLines: this.resentLines,
       dropped,
     };
   }
@@ -179,6 +206,28 @@ export class Forwarder implements LineSink {
     this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + count);
   }
 
+  /** Logs `message` unless the same kind of trouble was logged less than an interval ago. */
+  private report(kind: string, fields: Record<string, unknown>, message: string): void {
+    const gate = this.trouble.take(kind);
+    if (!gate) return;
+    this.options.log.error(
+      { ...fields, ...(gate.unlogged > 0 && { unlogged_since: gate.unlogged }) },
+      message,
+    );
+  }
+
+  /** Lines Carbon may not have read before it closed the connection: to the spool (or memory) again. */
+  private resend(chunks: readonly string[]): void {
+    const lines = chunks.flatMap((chunk) =>
+      chunk
+        .split("\n")
+        .slice(0, -1)
+        .map((line) => `${line}\n`),
+    );
+    this.resentLines += lines.length;
+    this.toSpool(lines, []);
+  }
+
   private pickConnection(maxBufferedBytes: number): CarbonConnection | undefined {
     let best: CarbonConnection | undefined;
     for (const connection of this.connections) {
@@ -198,6 +247,19 @@ export class Forwarder implements LineSink {
     this.pendingBytes = 0;
     const connection = this.pickConnection(this.highWaterBytes);
     if (!connection) {
+      if (this.connections.some((candidate) => candidate.isUp)) {
+        const gate = this.trouble.take("carbon_slow");
+        if (gate) {
+          this.options.log.warn(
+            {
+              carbon: `${this.options.carbon.host}:${this.options.carbon.port}`,
+              unsent_bytes: this.connections.map((candidate) => candidate.bufferedBytes),
+              ...(gate.unlogged > 0 && { unlogged_since: gate.unlogged }),
+            },
+            "Carbon is not reading fast enough; spooling",
+          );
+        }
+      }
       this.toSpool(lines, waiters);
       return;
     }
@@ -234,7 +296,11 @@ export class Forwarder implements LineSink {
       for (const line of lines) this.unflushedSpoolBytes += line.length;
     } catch (error) {
       this.drop("spool_write_failed", lines.length);
-      this.options.log.error({ lines: lines.length, error: (error as Error).message }, "spool append failed");
+      this.report(
+        "spool_append",
+        { lines: lines.length, error: (error as Error).message },
+        "spool append failed",
+      );
     }
     for (const waiter of waiters) this.spoolWaiters.push(waiter);
     if (this.closing) return;
@@ -253,9 +319,15 @@ export class Forwarder implements LineSink {
     const waiters = this.spoolWaiters;
     this.spoolWaiters = [];
     this.unflushedSpoolBytes = 0;
-    this.spoolFlushing = spool.flush().catch((error: unknown) => {
-      this.options.log.error({ error: (error as Error).message }, "spool flush failed");
-    });
+    this.spoolFlushing = spool.flush().then(
+      () => {
+        this.spoolWriteFailed = false;
+      },
+      (error: unknown) => {
+        this.spoolWriteFailed = true;
+        this.report("spool_flush", { error: (error as Error).message }, "spool flush failed");
+      },
+    );
     await this.spoolFlushing;
     this.spoolFlushing = undefined;
     for (const waiter of waiters) waiter();
@@ -306,7 +378,7 @@ export class Forwarder implements LineSink {
     try {
       batch = await spool.peek(maxLines, 4 * 1024 * 1024);
     } catch (error) {
-      this.options.log.error({ error: (error as Error).message }, "spool read failed");
+      this.report("spool_read", { error: (error as Error).message }, "spool read failed");
       return false;
     }
     if (batch.records.length === 0) return true;

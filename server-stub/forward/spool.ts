@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { DiskQueue } from "../../queue/disk-queue.ts";
+import { IntervalLog } from "../log/interval-log.ts";
 
 /**
  * Headroom between where the forwarder stops taking lines and where the queue would drop its
@@ -20,12 +21,22 @@ export async function openSpool(
 ): Promise<DiskQueue | undefined> {
   const dir = join(stateDir, "spool");
   const queueMaxBytes = maxBytes + Math.max(HEADROOM_BYTES, Math.ceil(maxBytes / 10));
+  // A failing disk reports every write: once per interval per kind of problem (counts left out).
+  const problems = new IntervalLog();
   try {
     return await DiskQueue.open({
       dir,
       maxBytes: queueMaxBytes,
       maxUnwrittenBytes: Math.min(MAX_UNWRITTEN_BYTES, Math.floor(queueMaxBytes / 2)),
-      onProblem: (message) => log.error({ spool: dir, problem: message }, "spool problem"),
+      onProblem: (message) => {
+        const gate = problems.take(message.replace(/\d+/g, "N"));
+        if (gate) {
+          log.error(
+            { spool: dir, problem: message, ...(gate.unlogged > 0 && { unlogged_since: gate.unlogged }) },
+            "spool problem",
+          );
+        }
+      },
     });
   } catch (error) {
     log.error(

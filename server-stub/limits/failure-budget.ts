@@ -29,13 +29,20 @@ export class FailureBudget {
 
   isBlocked(source: string, nowMs: number): boolean {
     const record = this.sources.get(source);
-    return record !== undefined && record.blockedUntilMs > nowMs;
+    return record !== undefined && this.blockedUntil(record, nowMs) > nowMs;
   }
 
   /** Milliseconds left in the source's block (0 if it is not blocked). */
   blockedForMs(source: string, nowMs: number): number {
     const record = this.sources.get(source);
-    return record === undefined ? 0 : Math.max(0, record.blockedUntilMs - nowMs);
+    return record === undefined ? 0 : Math.max(0, this.blockedUntil(record, nowMs) - nowMs);
+  }
+
+  /** A clock that stepped back must not stretch a block past the cool-down: it is cut to blockMs from now. */
+  private blockedUntil(record: SourceRecord, nowMs: number): number {
+    if (record.blockedUntilMs - nowMs > this.policy.blockMs)
+      record.blockedUntilMs = nowMs + this.policy.blockMs;
+    return record.blockedUntilMs;
   }
 
   /** Counts one failed line; returns true when this failure uses up the budget and blocks the source. */
@@ -47,7 +54,7 @@ export class FailureBudget {
       record = { windowStartMs: nowMs, failures: 0, blockedUntilMs: 0 };
       this.sources.set(source, record);
     }
-    if (record.blockedUntilMs > nowMs) return false;
+    if (this.blockedUntil(record, nowMs) > nowMs) return false;
     if (nowMs - record.windowStartMs >= this.policy.windowMs || nowMs < record.windowStartMs) {
       record.windowStartMs = nowMs;
       record.failures = 0;
@@ -64,7 +71,7 @@ export class FailureBudget {
   /** Blocked sources right now, for the metrics. */
   blockedCount(nowMs: number): number {
     let count = 0;
-    for (const record of this.sources.values()) if (record.blockedUntilMs > nowMs) count++;
+    for (const record of this.sources.values()) if (this.blockedUntil(record, nowMs) > nowMs) count++;
     return count;
   }
 

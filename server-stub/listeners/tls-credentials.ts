@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { SecureContextOptions } from "node:tls";
 import { createSecureContext } from "node:tls";
@@ -15,6 +16,9 @@ export class TlsCredentialsError extends Error {
   override readonly name = "TlsCredentialsError";
 }
 
+/** How often a certificate in use is checked for having expired (it is also checked on every load). */
+const VALIDITY_CHECK_MS = 60_000;
+
 /**
  * The certificate, key and client CA for the TLS and HTTPS listeners, re-read when their files
  * change. A pair that does not load (a half-written renewal) keeps the last good one in force.
@@ -23,6 +27,7 @@ export class TlsCredentials {
   private options: SecureContextOptions;
   private readonly watcher: FileWatcher;
   private readonly listeners: ((options: SecureContextOptions) => void)[] = [];
+  private validityTimer: NodeJS.Timeout | undefined;
   reloads = 0;
   reloadErrors = 0;
 
@@ -46,6 +51,11 @@ export class TlsCredentials {
 
   start(): void {
     this.watcher.start();
+    this.checkValidity("start");
+    // An expired certificate is still served (stopping the listener would help no client, and a
+    // renewal is picked up without a restart), and said so once per interval until it is replaced.
+    this.validityTimer = setInterval(() => this.checkValidity("check"), VALIDITY_CHECK_MS);
+    this.validityTimer.unref();
   }
 
   onReload(listener: (options: SecureContextOptions) => void): void {
@@ -59,6 +69,7 @@ export class TlsCredentials {
       this.reloads++;
       for (const listener of this.listeners) listener(this.options);
       this.log.info({ cert_file: this.files.certFile, trigger }, "TLS certificate reloaded");
+      this.checkValidity(trigger);
       return true;
     } catch (error) {
       this.reloadErrors++;
@@ -72,6 +83,34 @@ export class TlsCredentials {
 
   close(): void {
     this.watcher.close();
+    if (this.validityTimer) clearInterval(this.validityTimer);
+  }
+
+  private checkValidity(trigger: string): void {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(this.options.cert as Buffer);
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    const problem =
+      Date.parse(certificate.validTo) < now
+        ? "TLS certificate has expired; clients that check it will refuse to connect"
+        : Date.parse(certificate.validFrom) > now
+          ? "TLS certificate is not valid yet (or this machine's clock is behind)"
+          : undefined;
+    if (problem) {
+      this.log.warn(
+        {
+          cert_file: this.files.certFile,
+          trigger,
+          valid_from: certificate.validFrom,
+          valid_to: certificate.validTo,
+        },
+        problem,
+      );
+    }
   }
 }
 

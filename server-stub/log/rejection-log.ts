@@ -14,9 +14,18 @@ export interface Rejection {
 }
 
 /**
+ * Anything shaped like a signature (base64 of 32 or 64 bytes, the only sizes the server takes,
+ * wherever it is in the line) is kept to its first 8 characters: enough to tell lines apart, not
+ * enough to replay one from the log (a duplicate, rate-limited or badly separated line can carry a
+ * genuine signature).
+ */
+const SIGNATURE_LIKE =
+  /(?<![A-Za-z0-9+/=])([A-Za-z0-9+/]{8})(?:[A-Za-z0-9+/]{35}=|[A-Za-z0-9+/]{78}==)(?![A-Za-z0-9+/=])/g;
+
+/**
  * Logs rejected lines at a bounded rate (a token bucket), and says how many went unlogged in
- * between. It logs the line as received, truncated: never a secret, and never an expected
- * signature, which the server does not compute for HMAC nor have for Ed25519.
+ * between. It logs the line as received, its signature cut short, truncated: never a secret, and
+ * never an expected signature, which the server does not compute for HMAC nor have for Ed25519.
  */
 export class RejectionLog {
   private readonly bucket: TokenBucket;
@@ -36,10 +45,8 @@ export class RejectionLog {
       this.onSuppressed();
       return;
     }
-    const line =
-      rejection.line.length > LOGGED_LINE_CHARS
-        ? `${rejection.line.slice(0, LOGGED_LINE_CHARS)}…`
-        : rejection.line;
+    const redacted = rejection.line.replace(SIGNATURE_LIKE, "$1…");
+    const line = redacted.length > LOGGED_LINE_CHARS ? `${redacted.slice(0, LOGGED_LINE_CHARS)}…` : redacted;
     this.logger.info(
       {
         reason: rejection.reason,

@@ -113,6 +113,12 @@ export function createMetricsRegistry(sources: MetricSources): Registry {
     "Lines replayed from the spool to Carbon",
     () => sources.forwarder().replayedLines,
   );
+  counter(
+    registry,
+    "resent_lines_total",
+    "Lines written again because Carbon closed the connection right after they were written to it",
+    () => sources.forwarder().resentLines ?? 0,
+  );
   new Counter({
     name: `${PREFIX}forward_dropped_lines_total`,
     help: "Accepted lines lost anyway, by reason",

@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { disposeAfter, makeTempDir, removeTempDir, type AfterHook } from "./cleanup.ts";
 import { freePorts, LOOPBACK } from "./free-port.ts";
 import { spawnSupervised, waitForListening, type SupervisedProcess } from "./process.ts";
+import { registerSecret } from "./test-logs.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -64,6 +65,7 @@ export interface Mosquitto {
 async function writePasswordFile(file: string, users: Record<string, string>): Promise<void> {
   let first = true;
   for (const [user, password] of Object.entries(users)) {
+    registerSecret(`mosquitto password of ${user}`, password);
     // -b takes the password from the command line, -c (first user only) creates the file.
     const args = first ? ["-b", "-c", file, user, password] : ["-b", file, user, password];
     first = false;

@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { trackProcessGroup, untrackProcessGroup } from "./cleanup.ts";
 import { LOOPBACK } from "./free-port.ts";
 import { pollUntil } from "./poll.ts";
+import { persistLog } from "./test-logs.ts";
 
 // The supervisor stands between this process and the service. It asks the kernel for SIGTERM when
 // its parent dies (PR_SET_PDEATHSIG), so a test process killed with SIGKILL, or by the runner's
@@ -97,6 +98,7 @@ export function spawnSupervised(
   });
   let output = "";
   const append = (chunk: string): void => {
+    persistLog(options.name, chunk);
     output += chunk;
     if (output.length > OUTPUT_LIMIT) output = output.slice(output.length - OUTPUT_LIMIT);
   };

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { persistLog } from "../harness/test-logs.ts";
 import { REPO_ROOT } from "./vectors.ts";
 
 export interface CliResult {
@@ -24,7 +25,10 @@ export function runHomeward(
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", rejectPromise);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      persistLog(`homeward-${args[0] ?? "cli"}`, stdout + stderr);
+      resolvePromise({ code, stdout, stderr });
+    });
     child.stdin.end(options.input ?? "");
   });
 }

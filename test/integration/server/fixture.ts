@@ -13,6 +13,7 @@ import { startServer } from "../../../server-stub/main.ts";
 import type { RunningServer } from "../../../server-stub/main.ts";
 import type { AfterHook } from "../../harness/cleanup.ts";
 import { makeTempDir } from "../../harness/cleanup.ts";
+import { persistLog } from "../../harness/test-logs.ts";
 import { freePorts } from "../../harness/free-port.ts";
 import { pollUntil } from "../../harness/poll.ts";
 import { spawnSupervised, waitForListening } from "../../harness/process.ts";
@@ -88,6 +89,7 @@ export class LogCapture implements DestinationStream {
   readonly lines: string[] = [];
   write(line: string): void {
     this.lines.push(line);
+    persistLog("server-fixture", line);
   }
   text(): string {
     return this.lines.join("");
