@@ -3,8 +3,8 @@ import { DurationError, formatDuration, parseDuration } from "../protocol/durati
 import { DEFAULT_MAX_LINE_BYTES } from "../protocol/line.ts";
 import { DEFAULT_SKEW_MS } from "./checks/steps.ts";
 import type { CarbonAddress } from "./forward/carbon-connection.ts";
-import { LOG_FORMATS, LOG_LEVELS } from "./log/logger.ts";
-import type { LogFormat, LogLevel } from "./log/logger.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "../runtime/log/logger.ts";
+import type { LogFormat, LogLevel } from "../runtime/log/logger.ts";
 import { ListenAddressError, parseHostPort, parseListenAddress } from "./listeners/listen-address.ts";
 import type { ListenAddress } from "./listeners/listen-address.ts";
 import { metricSegment } from "./metrics/carbon-report.ts";

@@ -5,8 +5,8 @@ import {
   loadAgentConfig,
 } from "../../agent/config/load.ts";
 import type { LogLevel as AgentLogLevel } from "../../agent/config/types.ts";
-import { createLogger, LOG_FORMATS } from "../../server-stub/log/logger.ts";
-import type { LogFormat, LogLevel } from "../../server-stub/log/logger.ts";
+import { createLogger, LOG_FORMATS } from "../../runtime/log/logger.ts";
+import type { LogFormat, LogLevel } from "../../runtime/log/logger.ts";
 import { ExitCode, optionalString, parseCommandArgs, UsageError } from "../cli.ts";
 import type { Command } from "../cli.ts";
 

@@ -1,7 +1,7 @@
 import { ConfigError, resolveServerOptions, SERVER_FLAGS, serverUsage } from "../../server-stub/config.ts";
-import { createLogger } from "../../server-stub/log/logger.ts";
+import { createLogger } from "../../runtime/log/logger.ts";
 import { startServer } from "../../server-stub/main.ts";
-import { createNotifier } from "../../agent/notify/sd-notify.ts";
+import { createNotifier } from "../../runtime/notify/sd-notify.ts";
 import { ExitCode, parseCommandArgs, UsageError } from "../cli.ts";
 import type { Command } from "../cli.ts";
 

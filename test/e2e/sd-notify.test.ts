@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createNotifier, watchdogInterval } from "../../agent/notify/sd-notify.ts";
+import { createNotifier, watchdogInterval } from "../../runtime/notify/sd-notify.ts";
 import { REPO_ROOT } from "../support/vectors.ts";
 import { openNotifySocket } from "./support/notify-socket.ts";
 import type { Notification, NotifySocket } from "./support/notify-socket.ts";

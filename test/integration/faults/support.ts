@@ -11,7 +11,7 @@ import { generateHmacSecret, hmacSigner } from "../../../protocol/keys.ts";
 import type { MessageSigner } from "../../../protocol/keys.ts";
 import { canonicalMessage } from "../../../protocol/line.ts";
 import { resolveServerOptions } from "../../../server-stub/config.ts";
-import { createLogger } from "../../../server-stub/log/logger.ts";
+import { createLogger } from "../../../runtime/log/logger.ts";
 import { startServer } from "../../../server-stub/main.ts";
 import type { RunningServer } from "../../../server-stub/main.ts";
 import type { AfterHook } from "../../harness/cleanup.ts";

@@ -7,7 +7,7 @@ import { ControlChannel } from "../../../agent/control/control-channel.ts";
 import { loadAgentConfig } from "../../../agent/config/load.ts";
 import { startAgent } from "../../../agent/main.ts";
 import type { RunningAgent } from "../../../agent/main.ts";
-import { createLogger } from "../../../server-stub/log/logger.ts";
+import { createLogger } from "../../../runtime/log/logger.ts";
 import { startCarbon } from "../../harness/carbon.ts";
 import { createTestPki } from "../../harness/certs.ts";
 import { makeTempDir } from "../../harness/cleanup.ts";

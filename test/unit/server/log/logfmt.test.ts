@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { jsonToLogfmt } from "../../../../server-stub/log/logfmt.ts";
-import { createLogger } from "../../../../server-stub/log/logger.ts";
+import { jsonToLogfmt } from "../../../../runtime/log/logfmt.ts";
+import { createLogger } from "../../../../runtime/log/logger.ts";
 
 test("pino's JSON becomes logfmt, quoting what needs it", () => {
   assert.equal(
