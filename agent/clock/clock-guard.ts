@@ -61,6 +61,16 @@ export interface ClockGuardStats {
   readonly trustedSinceMono: number | undefined;
 }
 
+/**
+ * A re-stamped time is the wall clock at the moment of trust (Date.now: whole milliseconds, cut
+ * down) minus a monotonic interval (fractional), so it comes out up to a millisecond or two early,
+ * plus whatever the two clocks drifted apart meanwhile. Cron runs start on whole seconds: a run at
+ * 12:00:10.000 re-stamped as 12:00:09.9995 would land in the previous second (and on a 1 s
+ * schedule, on the previous run's whisper slot). A re-stamped time this close below a whole second
+ * is taken to be that second.
+ */
+const RESTAMP_SLACK_SECONDS = 0.005;
+
 export class ClockGuard {
   readonly #options: ClockGuardOptions;
   readonly #clock: Clock;
@@ -241,7 +251,11 @@ export class ClockGuard {
           : restamped
             ? runSeconds - (batch.wallMs / 1000 - reading.timestamp)
             : reading.timestamp;
-      return { name: reading.name, value: reading.value, timestamp: Math.floor(seconds) };
+      return {
+        name: reading.name,
+        value: reading.value,
+        timestamp: Math.floor(restamped ? seconds + RESTAMP_SLACK_SECONDS : seconds),
+      };
     });
     return { collector: batch.collector, readings, restamped };
   }

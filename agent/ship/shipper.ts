@@ -78,6 +78,8 @@ export class Shipper {
   private stopController = new AbortController();
   private idleController: AbortController | undefined;
   private woken = false;
+  /** Waiting for the rate cap before sending a batch. */
+  private pacing = false;
   private running: Promise<void> | undefined;
 
   private lastShipAt: number | null = null;
@@ -125,10 +127,17 @@ export class Shipper {
     this.running = undefined;
   }
 
-  /** New lines are in the buffer: stop idling and look now. */
+  /**
+   * New lines are in the buffer: stop idling and look now. While the server is reachable they are
+   * sent and acked within milliseconds, before the buffer's timed flush would write them (so they
+   * never cost an SD-card write). While they cannot go at once (backing off after a failure, or
+   * held back by the rate cap while catching up) they are written now, not at the next timed
+   * flush: a kill -9 or a power cut then loses no reading the agent has taken.
+   */
   wake(): void {
     this.woken = true;
     this.idleController?.abort();
+    if (this.failedAttempts > 0 || this.pacing) this.flushQuietly();
   }
 
   status(): ShipStatus {
@@ -178,7 +187,10 @@ export class Shipper {
       }
       const waitMs = this.pacer.waitMs(batch.records.length, this.clock.now());
       if (waitMs > 0) {
+        this.pacing = true;
+        this.flushQuietly();
         await this.clock.sleep(waitMs, this.stopController.signal);
+        this.pacing = false;
         if (this.stopping) break;
       }
       await this.settle(batch, await this.send(batch.records));
@@ -290,6 +302,8 @@ export class Shipper {
 
   /** Records a failed attempt and waits: `delayMs` undefined means the usual backoff. */
   private async failed(why: string, delayMs: number | undefined): Promise<void> {
+    // The lines that could not go wait on disk, not in memory (see wake()).
+    this.flushQuietly();
     this.failedAttempts++;
     this.shipErrors++;
     const now = this.clock.now();
@@ -300,6 +314,11 @@ export class Shipper {
     this.nextAttemptAt = now + waitMs;
     await this.clock.sleep(waitMs, this.stopController.signal);
     this.nextAttemptAt = null;
+  }
+
+  /** A failed write is the queue's to report (onProblem) and retry; the shipper only asks for it. */
+  private flushQuietly(): void {
+    this.queue.flush().catch(() => undefined);
   }
 
   private async idle(): Promise<void> {
