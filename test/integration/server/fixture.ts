@@ -14,13 +14,15 @@ import type { RunningServer } from "../../../server-stub/main.ts";
 import type { AfterHook } from "../../harness/cleanup.ts";
 import { makeTempDir } from "../../harness/cleanup.ts";
 import { persistLog } from "../../harness/test-logs.ts";
-import { freePorts } from "../../harness/free-port.ts";
+import { freePorts, LOOPBACK } from "../../harness/free-port.ts";
 import { pollUntil } from "../../harness/poll.ts";
 import { spawnSupervised, waitForListening } from "../../harness/process.ts";
 import type { SupervisedProcess } from "../../harness/process.ts";
 import { loadEd25519Vectors, loadHmacVectors } from "../../support/vectors.ts";
 
-export const LOOPBACK = "127.0.0.1";
+// Tests import these from the fixture; they are the harness's own.
+export { LOOPBACK } from "../../harness/free-port.ts";
+export { nowSeconds } from "../../harness/whisper.ts";
 
 /** DESIGN.md's auth file: amproxy's two hmac keys and the ed25519 device grandma-pi. */
 export const DESIGN_AUTH_FILE = `apikeys:
@@ -71,10 +73,6 @@ export function tamper(line: string): string {
     / (.)(\S+)$/,
     (_all, first: string, rest: string) => ` ${first === "A" ? "B" : "A"}${rest}`,
   );
-}
-
-export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
 }
 
 /** Replaces a file the way editors do: write a temp file, rename it over. */
