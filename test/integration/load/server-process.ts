@@ -9,7 +9,6 @@ import { freePorts, LOOPBACK } from "../../harness/free-port.ts";
 import { describeExit, spawnSupervised, waitForListening } from "../../harness/process.ts";
 import type { SupervisedProcess } from "../../harness/process.ts";
 import { sample } from "../server/fixture.ts";
-import { persistLog } from "../../harness/test-logs.ts";
 
 const MAIN = fileURLToPath(new URL("../../../bin/main.ts", import.meta.url));
 
@@ -124,13 +123,6 @@ export async function spawnServerChild(options: ServerChildOptions): Promise<Ser
     name,
     env: { ...process.env, ADDR: "", LISTEN: "" },
   });
-  let persisted = false;
-  const persist = (): void => {
-    if (persisted) return;
-    persisted = true;
-    persistLog(name, proc.output());
-  };
-  void proc.exited.then(persist);
   await waitForListening(proc, [tcpPort, httpPort, metricsPort], 30_000);
   const metrics = async (): Promise<string> =>
     (await fetch(`http://${LOOPBACK}:${metricsPort}/metrics`)).text();
@@ -167,9 +159,7 @@ export async function spawnServerChild(options: ServerChildOptions): Promise<Ser
         throw new Error(`the server ${describeExit(status)}; output:\n${proc.output().slice(-8192)}`);
     },
     async stop() {
-      const status = await proc.stop();
-      persist();
-      return status;
+      return proc.stop();
     },
   };
 }
