@@ -73,6 +73,9 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
   const queue = await DiskQueue.open({
     dir: join(stateDir, BUFFER_DIR),
     maxBytes: loaded.config.buffer.maxBytes,
+    // SD-card friendly: the cursor is fdatasynced at most every 2 s, not per shipped batch. A crash
+    // resends up to 2 s of acked lines, which the server drops as duplicates.
+    ackPersistIntervalMs: 2000,
     onProblem: (problem) => log.warn({ problem }, "disk buffer problem"),
   });
 

@@ -27,6 +27,14 @@ export interface DiskQueueOptions {
   readonly flushIntervalMs?: number;
   /** fsync segment writes, acks and directory changes. Default true; false only for tests and benchmarks. */
   readonly fsync?: boolean;
+  /**
+   * 0 (the default): ack() resolves once the cursor is on disk. Above 0: the cursor is written (and
+   * fsynced) by a timer at most this often, and on close(); ack() resolves at once. A crash then
+   * hands out again up to this many milliseconds of acked records — at-least-once still holds,
+   * and a receiver that drops duplicates (the server's dedupe) absorbs them. Meant for SD cards,
+   * where an fdatasync per shipped batch is most of the disk traffic.
+   */
+  readonly ackPersistIntervalMs?: number;
   readonly fs?: QueueFs;
   readonly timers?: QueueTimers;
   /** Told about damage found on disk, failed writes and dropped records (one line each; rate-limit it if you log it). */
@@ -42,6 +50,7 @@ export interface DiskQueueSettings {
   readonly maxUnwrittenBytes: number;
   readonly flushIntervalMs: number;
   readonly fsync: boolean;
+  readonly ackPersistIntervalMs: number;
   readonly fs: QueueFs;
   readonly timers: QueueTimers;
   readonly onProblem: (message: string) => void;
@@ -86,6 +95,7 @@ export function resolveDiskQueueSettings(options: DiskQueueOptions): DiskQueueSe
     ),
     flushIntervalMs: Math.max(0, options.flushIntervalMs ?? 2000),
     fsync: options.fsync ?? true,
+    ackPersistIntervalMs: Math.max(0, options.ackPersistIntervalMs ?? 0),
     fs: options.fs ?? nodeQueueFs,
     timers: options.timers ?? defaultTimers,
     onProblem: options.onProblem ?? (() => undefined),

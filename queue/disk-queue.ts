@@ -97,6 +97,8 @@ export class DiskQueue implements DurableQueue {
   private tail: Promise<void> = Promise.resolve();
   private timer: unknown;
   private timerDue = 0;
+  /** Armed while acks wait for a timed persist (ackPersistIntervalMs > 0). */
+  private ackTimer: unknown;
   private flushFailing = false;
   /** close() was called: no new operations. */
   private closing = false;
@@ -183,6 +185,7 @@ export class DiskQueue implements DurableQueue {
     if (this.closing) return;
     this.closing = true;
     this.clearTimer();
+    this.clearAckTimer();
     await this.run(async () => {
       let failure: unknown;
       try {
@@ -434,6 +437,7 @@ export class DiskQueue implements DurableQueue {
   private async ackNow(end: DiskQueuePosition): Promise<void> {
     const seq = end.seq;
     if (seq <= this.ackedSeq) return;
+    const diskRecordsBefore = this.diskRecords;
     for (;;) {
       const epoch = this.dropEpoch;
       let consumed = 0;
@@ -460,8 +464,36 @@ export class DiskQueue implements DurableQueue {
       this.consume(consumed, partial, seq);
       break;
     }
-    await this.persistAck();
+    // Records acked before they were ever written leave nothing on disk to come back: no cursor write.
+    if (this.diskRecords < diskRecordsBefore || this.retiredWaitingForCursor()) {
+      if (this.settings.ackPersistIntervalMs > 0) this.scheduleAckPersist();
+      else await this.persistAck();
+    }
     await this.deleteRetired();
+  }
+
+  private retiredWaitingForCursor(): boolean {
+    const persisted = this.ackLog.ackedSeq;
+    return this.retired.some((retired) => retired.afterAckedSeq > persisted);
+  }
+
+  private scheduleAckPersist(): void {
+    if (this.ackTimer !== undefined || this.closing) return;
+    this.ackTimer = this.settings.timers.setTimeout(() => {
+      this.ackTimer = undefined;
+      if (this.closing) return;
+      // persistAck reports its own failures; deleteRetired's are reported per file.
+      this.run(async () => {
+        await this.persistAck();
+        await this.deleteRetired();
+      }).catch(() => undefined);
+    }, this.settings.ackPersistIntervalMs);
+  }
+
+  private clearAckTimer(): void {
+    if (this.ackTimer === undefined) return;
+    this.settings.timers.clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
   }
 
   /** The records of `segment` from `from` on with seqs up to `seq`, read from disk. */

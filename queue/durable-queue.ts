@@ -37,7 +37,7 @@ export interface DurableQueue {
   peek(maxRecords: number, maxBytes?: number): Promise<QueueBatch>;
   /**
    * Removes everything up to the batch's end; once it resolves, those records do not come back
-   * after a restart. Acking a batch again, or an older one after a newer one, is a no-op. A batch
+   * after a restart (a DiskQueue with ackPersistIntervalMs: once the next timed persist is done). Acking a batch again, or an older one after a newer one, is a no-op. A batch
    * belongs to the queue object that peeked it; passing it to another (say, after a reopen) is an error.
    */
   ack(batch: QueueBatch): Promise<void>;

@@ -375,6 +375,72 @@ describe("DiskQueue", () => {
     });
   });
 
+  describe("the ack cursor's cadence", () => {
+    test("acking records that never reached a segment writes nothing to disk", async () => {
+      const fs = new ProbeFs();
+      const timers = new ManualTimers();
+      const queue = await open(join(root, "unwritten-acks"), { fs, timers });
+      for (let round = 0; round < 20; round++) {
+        queue.append(sampleLines(round * 10, 10));
+        await queue.ack(await queue.peek(100));
+      }
+      assert.equal(fs.bytesWritten, 0);
+      assert.equal(queue.stats().depth, 0);
+      await queue.close();
+      const reopened = await open(join(root, "unwritten-acks"));
+      assert.deepEqual(await peekAll(reopened), []);
+    });
+
+    test("with ackPersistIntervalMs, acks reach the disk only when the timer fires: a crash before hands them out again", async () => {
+      const dir = join(root, "timed");
+      const fs = new ProbeFs();
+      const timers = new ManualTimers();
+      const queue = await open(dir, { fs, timers, ackPersistIntervalMs: 2000, segmentBytes: 4096 });
+      queue.append(sampleLines(0, 100));
+      await queue.flush();
+      const afterFlush = fs.bytesWritten;
+      await queue.ack(await queue.peek(30));
+      await queue.ack(await queue.peek(30));
+      assert.equal(fs.bytesWritten, afterFlush, "no cursor write per ack");
+      assert.equal(timers.armed, 1, "one timed persist for both acks");
+      assert.deepEqual(
+        (await queue.peek(1)).records,
+        [sampleLine(60)],
+        "acked records are gone in this process",
+      );
+
+      const crashedEarly = join(root, "crashed-early");
+      cpSync(dir, crashedEarly, { recursive: true });
+      assert.deepEqual(
+        await peekAll(await open(crashedEarly, { segmentBytes: 4096 })),
+        sampleLines(0, 100),
+        "before the persist, a crash resends the acked records (at least once)",
+      );
+
+      assert.equal(timers.fireAll(), 1);
+      await queue.flush(); // queued behind the persist
+      assert.equal(fs.bytesWritten, afterFlush + 12, "one 12-byte cursor entry for both acks");
+      const crashedLate = join(root, "crashed-late");
+      cpSync(dir, crashedLate, { recursive: true });
+      assert.deepEqual(await peekAll(await open(crashedLate, { segmentBytes: 4096 })), sampleLines(60, 40));
+    });
+
+    test("with ackPersistIntervalMs, close() persists the cursor and acked segments are deleted only once it is on disk", async () => {
+      const dir = join(root, "timed-close");
+      const timers = new ManualTimers();
+      const queue = await open(dir, { timers, ackPersistIntervalMs: 2000, segmentBytes: 2048 });
+      queue.append(sampleLines(0, 100));
+      await queue.flush();
+      const segmentsBefore = segmentPaths(dir).length;
+      assert.ok(segmentsBefore > 2);
+      await queue.ack(await queue.peek(90));
+      assert.equal(segmentPaths(dir).length, segmentsBefore, "segments stay until the cursor is durable");
+      await queue.close();
+      assert.ok(segmentPaths(dir).length < segmentsBefore, "close() persisted the cursor and deleted them");
+      assert.deepEqual(await peekAll(await open(dir)), sampleLines(90, 10));
+    });
+  });
+
   describe("bounds", () => {
     test("over maxBytes, whole oldest segments go, counted exactly, with a partly acked head", async () => {
       const dir = join(root, "bounded");
