@@ -9,6 +9,7 @@ import type { Damage, FrameVisitor } from "./segment-reader.ts";
 import { readFrames } from "./segment-reader.ts";
 import { parseSegmentFileName, SEGMENT_HEADER, SEGMENT_HEADER_BYTES } from "./segment-files.ts";
 import { recoverSegment } from "./segment-recovery.ts";
+import { SeqRanges } from "./seq-ranges.ts";
 import type { Segment } from "./segment.ts";
 import { assessDamage, closeSegmentFiles, deleteSegmentFile, newSegment } from "./segment.ts";
 
@@ -97,6 +98,13 @@ export class DiskQueue implements DurableQueue {
   private tail: Promise<void> = Promise.resolve();
   private timer: unknown;
   private timerDue = 0;
+  /** Seqs the latest peek handed out that are not acked yet. */
+  private handedOut = new SeqRanges();
+  /**
+   * Handed-out records that a bound pushed out before their ack: delivered if the ack comes, and
+   * counted as dropped only if the next peek comes first (the batch was not taken, and is gone).
+   */
+  private readonly droppedInFlight = { overflow: new SeqRanges(), unwritten: new SeqRanges() };
   /** Armed while acks wait for a timed persist (ackPersistIntervalMs > 0). */
   private ackTimer: unknown;
   private flushFailing = false;
@@ -186,6 +194,7 @@ export class DiskQueue implements DurableQueue {
     this.closing = true;
     this.clearTimer();
     this.clearAckTimer();
+    this.settleDropsInFlight();
     await this.run(async () => {
       let failure: unknown;
       try {
@@ -377,8 +386,12 @@ export class DiskQueue implements DurableQueue {
   // ---- reading --------------------------------------------------------------------------------
 
   private async peekNow(maxRecords: number, maxBytes: number): Promise<QueueBatch> {
+    // A new peek means the last batch was not acked: whatever a bound pushed out of it is lost.
+    this.settleDropsInFlight();
+    this.handedOut.clear();
     for (;;) {
       const epoch = this.dropEpoch;
+      const handedOut = new SeqRanges();
       const records: string[] = [];
       let bytes = 0;
       let last = this.floorSeq;
@@ -405,9 +418,10 @@ export class DiskQueue implements DurableQueue {
           from,
           last,
           windowBytes,
-          (_seq, buffer, start, end, size) => {
+          (seq, buffer, start, end, size) => {
             if (!fits(end - start)) return false;
             take(buffer.toString("utf8", start, end), end - start);
+            handedOut.add(seq);
             taken++;
             takenBytes += size;
             return true;
@@ -428,14 +442,20 @@ export class DiskQueue implements DurableQueue {
       for (const record of this.unwritten) {
         if (full || !fits(record.payloadBytes)) break;
         take(record.record, record.payloadBytes);
+        handedOut.add(record.seq);
         last = record.seq;
       }
+      this.handedOut = handedOut;
       return { records, end: new DiskQueuePosition(this, records.length > 0 ? last : this.ackedSeq, tail) };
     }
   }
 
   private async ackNow(end: DiskQueuePosition): Promise<void> {
     const seq = end.seq;
+    this.handedOut.removeUpTo(seq);
+    // Delivered after all: the ack came before the next peek.
+    this.droppedInFlight.overflow.removeUpTo(seq);
+    this.droppedInFlight.unwritten.removeUpTo(seq);
     if (seq <= this.ackedSeq) return;
     const diskRecordsBefore = this.diskRecords;
     for (;;) {
@@ -620,7 +640,9 @@ export class DiskQueue implements DurableQueue {
     while (this.totalBytes() > this.settings.maxBytes) {
       const oldest = this.segments[0];
       if (!oldest || oldest === this.active) break;
-      dropped += oldest.live;
+      const inFlight = this.handedOut.countWithin(oldest.firstSeq, oldest.lastSeq);
+      this.handedOut.copyWithin(oldest.firstSeq, oldest.lastSeq, this.droppedInFlight.overflow);
+      dropped += oldest.live - inFlight;
       this.takeFromSegment(oldest, oldest.live, oldest.liveBytes);
       this.floorSeq = Math.max(this.floorSeq, oldest.lastSeq);
       this.segments.shift();
@@ -649,12 +671,23 @@ export class DiskQueue implements DurableQueue {
       count++;
     }
     if (count === 0) return;
-    this.unwritten.splice(0, count);
+    let lost = 0;
+    for (const record of this.unwritten.splice(0, count)) {
+      if (this.handedOut.has(record.seq)) this.droppedInFlight.unwritten.add(record.seq);
+      else lost++;
+    }
     this.unwrittenBytes -= bytes;
-    this.droppedUnwritten += count;
+    this.droppedUnwritten += lost;
     this.problem(
       `${count} record(s) dropped: more than ${this.settings.maxUnwrittenBytes} bytes waiting to be written`,
     );
+  }
+
+  private settleDropsInFlight(): void {
+    this.droppedOverflow += this.droppedInFlight.overflow.size;
+    this.droppedUnwritten += this.droppedInFlight.unwritten.size;
+    this.droppedInFlight.overflow.clear();
+    this.droppedInFlight.unwritten.clear();
   }
 
   // ---- housekeeping ---------------------------------------------------------------------------

@@ -505,6 +505,87 @@ describe("DiskQueue", () => {
       assert.deepEqual(await peekAll(queue), sampleLines(firstKept + 30, depth - 30));
     });
 
+    describe("records pushed out by a bound while a peeked batch is being delivered", () => {
+      const unwrittenBound = { maxBytes: 1024 * 1024, maxUnwrittenBytes: 64 * 1024 };
+      /** A queue whose disk refuses writes, holding `count` records in memory, `peeked` of them handed out. */
+      const queueWithBatchInFlight = async (
+        name: string,
+        count: number,
+        peeked: number,
+      ): Promise<{ queue: DiskQueue; batch: Awaited<ReturnType<DiskQueue["peek"]>> }> => {
+        const fs = new ProbeFs();
+        const queue = await open(join(root, name), { fs, timers: new ManualTimers(), ...unwrittenBound });
+        fs.setFault({ code: "EROFS", operations: ["write", "create", "sync"] });
+        queue.append(sampleLines(0, count));
+        await queue.flush().catch(() => undefined);
+        return { queue, batch: await queue.peek(peeked) };
+      };
+      const pushOutEverything = (queue: DiskQueue): void => {
+        queue.append(sampleLines(100_000, 1000));
+      };
+
+      test("the batch's ack arrives: they were delivered, and only the others count as dropped", async () => {
+        const { queue, batch } = await queueWithBatchInFlight("in-flight-acked", 300, 200);
+        pushOutEverything(queue);
+        const depth = queue.stats().depth;
+        assert.ok(depth < 1000, "every one of the first 300 records was pushed out");
+        await queue.ack(batch);
+        const stats = queue.stats();
+        assert.equal(stats.depth, depth, "the acked records had already left");
+        assert.equal(stats.droppedUnwritten, 1300 - depth - 200, "dropped: all but the delivered batch");
+        assert.equal((await queue.peek(1)).records[0], sampleLines(101_000 - depth, 1)[0]);
+        assert.equal(
+          queue.stats().droppedUnwritten,
+          1300 - depth - 200,
+          "a peek after the ack changes nothing",
+        );
+      });
+
+      test("the batch is peeked again instead (it was not taken): they count as dropped then", async () => {
+        const { queue } = await queueWithBatchInFlight("in-flight-retried", 300, 200);
+        pushOutEverything(queue);
+        const depth = queue.stats().depth;
+        assert.ok(depth < 1000, "every one of the first 300 records was pushed out");
+        assert.equal(
+          queue.stats().droppedUnwritten,
+          1300 - depth - 200,
+          "the batch is not yet known to be lost",
+        );
+        const again = await queue.peek(200);
+        assert.equal(queue.stats().droppedUnwritten, 1300 - depth, "the unacked batch is lost");
+        await queue.ack(again);
+        assert.equal(queue.stats().droppedUnwritten, 1300 - depth);
+        assert.equal(queue.stats().depth, depth - 200);
+      });
+
+      test("a full queue dropping the segment a batch came from: the ack keeps the count exact", async () => {
+        const dir = join(root, "in-flight-overflow");
+        const maxBytes = 16 * 1024;
+        const queue = await open(dir, { maxBytes });
+        let appended = 0;
+        while (queue.stats().segments < 3) {
+          queue.append(sampleLines(appended, 10));
+          appended += 10;
+          await queue.flush();
+        }
+        const batch = await queue.peek(15);
+        assert.deepEqual(batch.records, sampleLines(0, 15));
+        // ~40 KiB more through a 16 KiB queue: the batch's segments are certainly dropped.
+        for (let round = 0; round < 40; round++) {
+          queue.append(sampleLines(appended, 10));
+          appended += 10;
+          await queue.flush();
+        }
+        const depth = queue.stats().depth;
+        assert.ok(depth < appended - 15, "the batch's records were pushed out");
+        assert.equal(queue.stats().droppedOverflow, appended - depth - 15, "the batch is not counted yet");
+        await queue.ack(batch);
+        const stats = queue.stats();
+        assert.equal(15 + stats.droppedOverflow + stats.depth, appended);
+        assert.deepEqual(await peekAll(queue), sampleLines(appended - stats.depth, stats.depth));
+      });
+    });
+
     test("a record over maxRecordBytes is refused whole; nothing of that append is queued", async () => {
       const queue = await open(join(root, "big"), { maxRecordBytes: 100 });
       assert.throws(() => queue.append(["ok", "y".repeat(101)]), RangeError);
@@ -543,7 +624,8 @@ describe("DiskQueue", () => {
         // Past maxUnwrittenBytes the oldest unwritten records go, counted.
         queue.append(sampleLines(20, 300));
         const stats = queue.stats();
-        assert.equal(stats.droppedUnwritten, 310 - stats.unflushed);
+        // 10..19 were handed out by the peek above: they count once it is known they were not taken.
+        assert.equal(stats.droppedUnwritten, 310 - stats.unflushed - 10);
         const keptBytes = sampleLines(320 - stats.unflushed, stats.unflushed).reduce(
           (sum, line, index) => sum + frameBytes(Buffer.byteLength(line), 320 - stats.unflushed + index + 1),
           0,
