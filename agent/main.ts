@@ -1,6 +1,7 @@
 import { join } from "node:path";
-import type { Logger as PinoLogger } from "pino";
-import { DiskQueue } from "../queue/disk-queue.ts";
+import type { Logger } from "./collectors/collector.ts";
+import type { DurableQueue } from "../queue/durable-queue.ts";
+import type { QueueFs } from "../queue/queue-fs.ts";
 import { ClockGuard } from "./clock/clock-guard.ts";
 import { createSyncCheck } from "./clock/sync-check.ts";
 import { mqttTransportSettings } from "./control/settings.ts";
@@ -12,9 +13,15 @@ import type { AgentConfig } from "./config/types.ts";
 import { createNotifier } from "../runtime/notify/sd-notify.ts";
 import type { Notifier } from "../runtime/notify/sd-notify.ts";
 import { deviceKeyPath, loadLineSigner } from "./run/device-key.ts";
+import { AgentBuffer } from "./run/agent-buffer.ts";
+import type { MoveToDisk } from "./run/agent-buffer.ts";
 import { DropCounters } from "./run/drop-counters.ts";
+import { FaultLog } from "./run/fault-log.ts";
+import { agentTuning } from "./run/tuning.ts";
+import type { AgentTuning } from "./run/tuning.ts";
 import { CollectorScheduler } from "./schedule/scheduler.ts";
 import { Shipper } from "./ship/shipper.ts";
+import type { ShipStatus } from "./status/ship-status.ts";
 import { StatusFileWriter, statusFilePath } from "./status/status-file.ts";
 import { createTransport } from "./transports/index.ts";
 import type { Transport } from "./transports/index.ts";
@@ -22,8 +29,10 @@ import type { Transport } from "./transports/index.ts";
 export interface AgentRunOptions {
   readonly loaded: LoadedAgentConfig;
   readonly stateDir: string;
-  readonly log: PinoLogger;
+  readonly log: Logger;
   readonly env: NodeJS.ProcessEnv;
+  /** The disk buffer's file operations; tests pass one that fails on demand (a read-only card). */
+  readonly queueFs?: QueueFs;
 }
 
 export interface RunningAgent {
@@ -49,15 +58,25 @@ export function transportFor(config: AgentConfig): Transport {
   });
 }
 
-function shipperFor(config: AgentConfig, queue: DiskQueue, transport: Transport, log: PinoLogger): Shipper {
+function shipperFor(
+  config: AgentConfig,
+  queue: DurableQueue,
+  transport: Transport,
+  log: Logger,
+  tuning: AgentTuning,
+): Shipper {
   return new Shipper({
     queue,
     transport,
     device: config.device,
     log,
+    ...tuning,
     ...(config.server.linesPerSecond !== undefined && { linesPerSecond: config.server.linesPerSecond }),
   });
 }
+
+/** The FaultLog kind of the status file (the disk buffer's is AgentBuffer's BUFFER_FAULT). */
+const STATUS_FILE_FAULT = "status_file";
 
 /**
  * Wiring only: collectors → clock guard → sign → disk buffer → shipper → server. Every piece is
@@ -68,19 +87,39 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
   let loaded = options.loaded;
   for (const warning of loaded.warnings) log.warn({ warning }, "config overrides set aside");
 
+  const tuning = agentTuning(env);
   const signer = loadLineSigner(deviceKeyPath(loaded.config.keyFile, env));
   const dropped = new DropCounters();
-  const queue = await DiskQueue.open({
+  const faults = new FaultLog({
+    log,
+    ...(tuning.faultLogIntervalMs !== undefined && { intervalMs: tuning.faultLogIntervalMs }),
+  });
+  const buffer = await AgentBuffer.open({
     dir: join(stateDir, BUFFER_DIR),
     maxBytes: loaded.config.buffer.maxBytes,
-    // SD-card friendly: the cursor is fdatasynced at most every 2 s, not per shipped batch. A crash
-    // resends up to 2 s of acked lines, which the server drops as duplicates.
-    ackPersistIntervalMs: 2000,
-    onProblem: (problem) => log.warn({ problem }, "disk buffer problem"),
+    ...(options.queueFs !== undefined && { fs: options.queueFs }),
+    faults,
+    log,
   });
 
   let transport = transportFor(loaded.config);
-  let shipper = shipperFor(loaded.config, queue, transport, log);
+  let shipper = shipperFor(loaded.config, buffer.queue, transport, log, tuning);
+  let shipperChange: Promise<void> = Promise.resolve();
+  /** Shipper swaps (a new transport; the disk buffer taking over from memory) run one at a time. */
+  const changeShipper = (change: () => Promise<void>): Promise<void> => {
+    const done = shipperChange.then(change);
+    shipperChange = done.catch(() => undefined);
+    return done;
+  };
+  let stopping = false;
+  const moveToDisk: MoveToDisk = (move) =>
+    changeShipper(async () => {
+      if (stopping) return;
+      await shipper.stop();
+      move();
+      shipper = shipperFor(loaded.config, buffer.queue, transport, log, tuning);
+      shipper.start();
+    });
 
   const guard = new ClockGuard({
     isSynchronized: createSyncCheck(loaded.config.clock.syncCheck, { log, root: loaded.config.clock.root }),
@@ -91,8 +130,9 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
     onStamped: (batch) => {
       const { points, dropped: readingDrops } = toCarbonPoints(loaded.config.prefix, batch);
       dropped.addAll(readingDrops);
+      buffer.check(moveToDisk);
       if (points.length === 0) return;
-      queue.append(points.map((point) => signer.sign(point)));
+      buffer.queue.append(points.map((point) => signer.sign(point)));
       shipper.wake();
     },
     log,
@@ -113,6 +153,7 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
         ...status.droppedByReason,
         buffer_overflow: status.buffer.droppedOverflow,
         buffer_corrupt: status.buffer.droppedCorrupt,
+        buffer_unwritten: buffer.droppedUnwritten(),
       },
       ...(status.lastShipAt !== null && { lastShipWallMs: status.lastShipAt }),
       shipErrors: status.shipErrors,
@@ -126,10 +167,19 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
   guard.start();
   shipper.start();
 
+  /** The shipper's view, plus what only the disk queue knows: lines its failing disk cost. */
+  const shipStatus = (): ShipStatus => {
+    const status = shipper.status();
+    return { ...status, buffer: { ...status.buffer, droppedUnwritten: buffer.droppedUnwritten() } };
+  };
   const statusFile = new StatusFileWriter({
     path: statusFilePath(stateDir),
-    snapshot: () => shipper.status(),
-    onError: (error) => log.warn({ err: error }, "cannot write the status file"),
+    snapshot: shipStatus,
+    onError: (error) =>
+      faults.report(
+        STATUS_FILE_FAULT,
+        `cannot write the status file: ${error instanceof Error ? error.message : String(error)}`,
+      ),
   });
   statusFile.start();
 
@@ -148,7 +198,7 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
 
   return {
     config: () => loaded.config,
-    bufferDepth: () => queue.stats().depth,
+    bufferDepth: () => buffer.queue.stats().depth,
     async applyConfig(next) {
       const transportChanged = serverSettings(next.config) !== serverSettings(loaded.config);
       // Everything that can refuse the new config runs before anything changes: a transport setting
@@ -157,25 +207,38 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
       scheduler.replace(scheduledCollectors(next.config, { stats }));
       loaded = next;
       if (nextTransport) {
-        await shipper.stop();
-        await transport.close();
-        transport = nextTransport;
-        shipper = shipperFor(next.config, queue, transport, log);
-        shipper.start();
+        await changeShipper(async () => {
+          await shipper.stop();
+          await transport.close();
+          transport = nextTransport;
+          shipper = shipperFor(next.config, buffer.queue, transport, log, tuning);
+          shipper.start();
+        });
         notifier.status(`collecting; shipping to ${transport.target}`);
       }
       log.info({ transport_changed: transportChanged }, "new config applied");
     },
     async stop() {
       notifier.stopping("stopping");
+      stopping = true;
       await scheduler.stop();
       guard.stop();
+      await shipperChange;
       await shipper.stop();
       await transport.close();
-      await queue.close();
+      try {
+        await buffer.close();
+      } catch (error) {
+        // A disk that refuses writes must not keep the agent from stopping: what was only in
+        // memory is lost, and said so.
+        log.error(
+          { err: (error as Error).message, lost: buffer.queue.stats().unflushed },
+          "the disk buffer could not be written before stopping; readings only in memory are lost",
+        );
+      }
       await statusFile.close();
       await notifier.close();
-      log.info({ buffered: queue.stats().depth }, "agent stopped");
+      log.info({ buffered: buffer.queue.stats().depth }, "agent stopped");
     },
   };
 }

@@ -1,7 +1,8 @@
 import packageJson from "../package.json" with { type: "json" };
-import { ExitCode, UsageError } from "./cli.ts";
+import { ExitCode } from "./cli.ts";
 import type { CommandIo } from "./cli.ts";
 import { commands } from "./commands/index.ts";
+import { processIo, runCommand } from "./run-command.ts";
 
 const VERSION: string = packageJson.version;
 
@@ -35,24 +36,9 @@ async function main(argv: readonly string[], io: CommandIo): Promise<number> {
     io.stderr.write(`homeward: unknown command "${name}"\n\n${overview()}\n`);
     return ExitCode.Usage;
   }
-  const command = await entry.load();
-  try {
-    return await command.run(rest, io);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`homeward ${command.name}: ${error.message}\n\n${command.usage}\n`);
-      return ExitCode.Usage;
-    }
-    io.stderr.write(`homeward ${command.name}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return ExitCode.Failure;
-  }
+  return runCommand(await entry.load(), rest, io);
 }
 
-void main(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-}).then((exitCode) => {
+void main(process.argv.slice(2), processIo()).then((exitCode) => {
   process.exitCode = exitCode;
 });

@@ -1,7 +1,10 @@
 // The agent's steady footprint with the default config, for BENCHMARKS.md:
-//   - RSS and CPU of `homeward agent` (run through tsx on this Node, and the bundled binary when
-//     dist/ has it) against a bare Node process that stays alive on the same Node;
-//   - where the tsx-run agent's RSS goes (the loader, the heavier packages);
+//   - RSS (anonymous and file-backed) and CPU of `homeward agent` in the forms it is deployed in,
+//     against a bare Node process that stays alive on the same Node, all in the same run:
+//     the npm package as installed (bin/homeward.js running dist/npm/homeward.cjs, on this Node),
+//     the same from a git checkout (tsx), and dist/homeward-linux-x64 with the environment
+//     systemd/homeward-agent.service gives it; plus rows without the agent's V8 settings
+//     (HOMEWARD_AGENT_V8=default) or the unit's malloc settings, to show what each buys;
 //   - bytes the agent writes to disk per line shipped, steady state;
 //   - the disk buffer's append and replay rates and bytes written per line (scripts/bench-queue.ts).
 // Targets (issue 4): RSS <= 1.35x bare node; CPU <= 1 % of a core at 10 s schedules.
@@ -24,8 +27,11 @@ import { parseArgs } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { writeKeyFile } from "../protocol/key-file.ts";
 import { generateEd25519KeyPair } from "../protocol/keys.ts";
-import { bundle, REPO_ROOT } from "./build/bundle.ts";
+import { AGENT_V8_ENV } from "../bin/agent-v8.ts";
+import { REPO_ROOT } from "./build/bundle.ts";
 import { nodeBinary } from "./build/node-dist.ts";
+import { buildNpmBundle } from "./build/npm-bundle.ts";
+import { dropFromPageCache } from "./build/page-cache.ts";
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +44,8 @@ const WARMUP_S = Number(values.warmup);
 const SECONDS = Number(values.seconds);
 const QUEUE_LINES = Number(values["queue-lines"]);
 const CLK_TCK = 100;
-const MAIN = join(REPO_ROOT, "bin/main.ts");
+const NPM_ENTRY = join(REPO_ROOT, "bin/homeward.js");
+const UNIT = join(REPO_ROOT, "systemd/homeward-agent.service");
 const BINARY = join(REPO_ROOT, "dist/homeward-linux-x64");
 const KEEP_ALIVE = "setInterval(() => {}, 1 << 30)";
 
@@ -78,6 +85,8 @@ interface Measured {
   readonly node: string;
   readonly rssMedian: number;
   readonly rssMax: number;
+  readonly anon: number;
+  readonly file: number;
   readonly cpuPercent: number;
   readonly writeBytes: number;
   readonly lines: number;
@@ -150,6 +159,8 @@ async function measure(
     node,
     rssMedian: median(rss),
     rssMax: Math.max(...rss),
+    anon: procStatus(pid, "RssAnon"),
+    file: procStatus(pid, "RssFile"),
     cpuPercent: ((cpuSeconds(pid) - cpu0) / elapsed) * 100,
     writeBytes: writeBytes(pid) - write0,
     lines: lines() - lines0,
@@ -204,18 +215,39 @@ const node24 = (() => {
 })();
 const haveBinary = existsSync(BINARY);
 
-// The agent as the binary runs it (one esbuild bundle, no tsx), on this Node, and with V8 and
-// glibc settings that trade a little CPU for memory: what would bring the RSS down.
-const bundled = join(work, "homeward.cjs");
-await bundle({ outfile: bundled, minify: true });
-const LEAN_FLAGS = ["--optimize-for-size", "--max-semi-space-size=1"];
-const LITE_FLAGS = ["--lite-mode", "--no-expose-wasm", "--max-semi-space-size=1"];
-const FEW_ARENAS = { MALLOC_ARENA_MAX: "2" };
+/** The Environment= settings of the agent's unit, as the binary gets them under systemd. */
+function unitEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const line of readFileSync(UNIT, "utf8").split("\n")) {
+    if (!line.startsWith("Environment=")) continue;
+    for (const pair of line.slice("Environment=".length).split(/\s+/)) {
+      const equals = pair.indexOf("=");
+      if (equals > 0) env[pair.slice(0, equals)] = pair.slice(equals + 1);
+    }
+  }
+  return env;
+}
+const UNIT_ENV = unitEnvironment();
+const UNIT_ENV_TEXT = Object.entries(UNIT_ENV)
+  .map(([key, value]) => `${key}=${value}`)
+  .join(" ");
+const V8_DEFAULTS = { [AGENT_V8_ENV]: "default" };
+const BUNDLED = { HOMEWARD_RUNNER: "bundle" };
+
+// The npm package's prebuilt bundle (what `npm pack` puts in the package).
+await buildNpmBundle();
+
+// Every executable starts from a cold page cache, as after a reboot: how a file got into the cache
+// changes how much of it a process maps (scripts/build/page-cache.ts; a freshly built binary showed
+// ~15 MiB more file-backed RSS). The pages of this Node that this script has mapped stay cached.
+const executables = [node20, ...(node24 ? [node24] : []), ...(haveBinary ? [BINARY] : [])];
+const dropped = executables.filter((file) => dropFromPageCache(file));
 
 const runs: Promise<Measured>[] = [];
+/** The single binary and its copies: the Node inside them is the pinned Node 24. */
+const binaries = new Set<string>([BINARY]);
 const none = (): number => 0;
 const linesOf = (key: string) => (): number => received.get(key) ?? 0;
-const node20Version = nodeVersion(node20);
 const agentRun = (
   name: string,
   key: string,
@@ -226,69 +258,55 @@ const agentRun = (
   runs.push(
     measure(
       name,
-      command === BINARY ? "v24 (in the binary)" : nodeVersion(command),
+      binaries.has(command) ? "v24 (in the binary)" : nodeVersion(command),
       start(command, [...args, ...agentArgs(key)], env),
       linesOf(key),
     ),
   );
 };
-runs.push(measure("bare `node -e` (stays alive)", node20Version, start(node20, ["-e", KEEP_ALIVE]), none));
-agentRun("`homeward agent` via tsx (`npx homeward`)", "bench-tsx", node20, ["--import", "tsx", MAIN]);
-agentRun("`homeward agent`, bundled (no tsx)", "bench-bundle", node20, [bundled]);
-agentRun(`bundled, \`${LEAN_FLAGS.join(" ")}\``, "bench-lean", node20, [...LEAN_FLAGS, bundled]);
-agentRun(
-  `bundled, \`${LITE_FLAGS.join(" ")}\`, MALLOC_ARENA_MAX=2`,
-  "bench-lite",
-  node20,
-  [...LITE_FLAGS, bundled],
-  FEW_ARENAS,
-);
-if (node24) {
+const bare = (node: string): void => {
   runs.push(
-    measure("bare `node -e` (stays alive)", nodeVersion(node24), start(node24, ["-e", KEEP_ALIVE]), none),
+    measure("bare `node -e` (stays alive)", nodeVersion(node), start(node, ["-e", KEEP_ALIVE]), none),
   );
-}
-if (haveBinary) {
-  agentRun("`homeward agent`, dist/homeward-linux-x64", "bench-bin", BINARY, []);
-  // NODE_OPTIONS is the one way in for flags without rebuilding; it takes --max-semi-space-size
-  // (not --optimize-for-size or --lite-mode).
-  agentRun(
-    "dist/homeward-linux-x64, NODE_OPTIONS=--max-semi-space-size=1, MALLOC_ARENA_MAX=2",
-    "bench-bin-lean",
-    BINARY,
-    [],
-    {
-      NODE_OPTIONS: "--max-semi-space-size=1",
-      ...FEW_ARENAS,
-    },
-  );
-}
+};
 
-// Where the tsx-run agent's memory goes: one process per layer, each measured after it settles.
-const layers: [string, string[]][] = [
-  ["bare node", ["-e", KEEP_ALIVE]],
-  ["node --import tsx", ["--import", "tsx", "-e", KEEP_ALIVE]],
-  ["node + pino", ["--input-type=module", "-e", `import "pino"; ${KEEP_ALIVE}`]],
-  ["node + ajv (2020 build)", ["--input-type=module", "-e", `import "ajv/dist/2020.js"; ${KEEP_ALIVE}`]],
-  ["node + node-cron", ["--input-type=module", "-e", `import "node-cron"; ${KEEP_ALIVE}`]],
-  [
-    "node + pino + ajv + node-cron + yaml",
-    [
-      "--input-type=module",
-      "-e",
-      `import "pino"; import "ajv/dist/2020.js"; import "node-cron"; import "yaml"; ${KEEP_ALIVE}`,
-    ],
-  ],
-];
-const layerResults = await Promise.all(
-  layers.map(async ([name, args]) => {
-    const child = start(node20, args);
-    await delay(4000);
-    const rss = procStatus(child.pid as number, "VmRSS");
-    child.kill("SIGTERM");
-    return [name, rss] as const;
-  }),
+bare(node20);
+agentRun("`npx homeward agent`, installed package", "bench-npm", node20, [NPM_ENTRY], BUNDLED);
+agentRun(`installed package, \`${UNIT_ENV_TEXT}\``, "bench-npm-env", node20, [NPM_ENTRY], {
+  ...BUNDLED,
+  ...UNIT_ENV,
+});
+agentRun(
+  "installed package, V8 defaults (`HOMEWARD_AGENT_V8=default`)",
+  "bench-npm-v8",
+  node20,
+  [NPM_ENTRY],
+  {
+    ...BUNDLED,
+    ...V8_DEFAULTS,
+  },
 );
+agentRun("`npx homeward agent` in a git checkout (tsx)", "bench-tsx", node20, [NPM_ENTRY], {
+  HOMEWARD_RUNNER: "tsx",
+});
+if (node24) bare(node24);
+if (haveBinary) {
+  agentRun("`dist/homeward-linux-x64 agent` as the unit runs it", "bench-bin-unit", BINARY, [], UNIT_ENV);
+  agentRun("binary, without the unit's environment", "bench-bin", BINARY, []);
+  agentRun("binary, no unit environment, V8 defaults", "bench-bin-v8", BINARY, [], V8_DEFAULTS);
+  // The same bytes written with one write, as a build leaves them in the page cache (large folios,
+  // mapped whole on a fault): what the "binary" rows measured before the cache was dropped.
+  const freshCopy = join(work, "homeward-fresh-copy");
+  writeFileSync(freshCopy, readFileSync(BINARY), { mode: 0o755 });
+  binaries.add(freshCopy);
+  agentRun(
+    "binary, a fresh one-write copy (page cache as a build leaves it)",
+    "bench-bin-fresh",
+    freshCopy,
+    [],
+    UNIT_ENV,
+  );
+}
 
 const results = await Promise.all(runs);
 sink.close();
@@ -300,10 +318,13 @@ const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 const cpuModel = cpus()[0]?.model ?? "unknown CPU";
 console.log(
   `Agent steady state, default config (system and pi every 10 s, net and self every minute), shipping to a local sink. ` +
-    `${SECONDS} s measured after ${WARMUP_S} s of warm-up; ${cpuModel}, ${cpus().length} cores.\n`,
+    `${SECONDS} s measured after ${WARMUP_S} s of warm-up; ${cpuModel}, ${cpus().length} cores. ` +
+    `Dropped from the page cache before the runs: ${dropped.length > 0 ? dropped.join(", ") : "nothing (no dd)"}.\n`,
 );
-console.log("| process | Node | RSS median MiB | RSS max MiB | × bare node | CPU % of a core |");
-console.log("|---|---|---:|---:|---:|---:|");
+console.log(
+  "| process | Node | RSS median MiB | RSS max MiB | anon / file MiB | × bare node | CPU % of a core |",
+);
+console.log("|---|---|---:|---:|---:|---:|---:|");
 for (const result of results) {
   const bare = results.find(
     (other) =>
@@ -312,7 +333,7 @@ for (const result of results) {
   );
   const ratio = bare ? (result.rssMedian / bare.rssMedian).toFixed(2) : "–";
   console.log(
-    `| ${result.name} | ${result.node} | ${mib(result.rssMedian)} | ${mib(result.rssMax)} | ${ratio}× | ${result.cpuPercent.toFixed(2)} |`,
+    `| ${result.name} | ${result.node} | ${mib(result.rssMedian)} | ${mib(result.rssMax)} | ${mib(result.anon)} / ${mib(result.file)} | ${ratio}× | ${result.cpuPercent.toFixed(2)} |`,
   );
 }
 if (!node24)
@@ -320,14 +341,7 @@ if (!node24)
 if (!haveBinary)
   console.log("\n(dist/homeward-linux-x64 is not built: run `npm run build:binaries` for its row)");
 
-console.log(
-  `\nWhere the tsx-run agent's RSS goes (Node ${nodeVersion(node20)}, each a separate process, 4 s after start):\n`,
-);
-console.log("| process | RSS MiB |");
-console.log("|---|---:|");
-for (const [name, rss] of layerResults) console.log(`| ${name} | ${mib(rss)} |`);
-
-const agentRows = results.filter((result) => result.name.includes("agent"));
+const agentRows = results.filter((result) => !result.name.startsWith("bare"));
 console.log(`\nDisk writes by the agents in the ${SECONDS} s window (/proc/<pid>/io write_bytes):\n`);
 console.log("| process | lines shipped | bytes written | bytes per line |");
 console.log("|---|---:|---:|---:|");

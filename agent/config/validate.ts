@@ -1,11 +1,10 @@
-// The 2020-12 build: the same one conf loads, so the agent carries one copy of ajv's code.
-import { Ajv2020 } from "ajv/dist/2020.js";
+// The schema is compiled ahead of time (scripts/build/agent-config-validator.ts writes
+// schema-validator.generated.ts): the agent never loads ajv itself.
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
-import { parseDuration } from "../../protocol/duration.ts";
 import { cronProblem } from "../schedule/cron-schedule.ts";
-import { isDnsServer, isHostname, isHostnameOrIp, isHttpUrl, isServerUrl, splitHostPort } from "./hosts.ts";
+import { AGENT_CONFIG_FORMATS } from "./formats.ts";
 import { labelClashes, resolveAgentConfig } from "./resolve.ts";
-import { AGENT_CONFIG_SCHEMA } from "./schema.ts";
+import { createSchemaValidator } from "./schema-validator.generated.ts";
 import type { AgentConfigFile } from "./types.ts";
 
 /** One thing wrong with a config: where (a JSON pointer, `/collect/net/ping/0`) and what was expected. */
@@ -14,47 +13,14 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
-function isDuration(text: string): boolean {
-  try {
-    return parseDuration(text) > 0;
-  } catch {
-    return false;
-  }
-}
-
-const FORMATS: Record<string, { validate: (text: string) => boolean; expected: string }> = {
-  hostname: { validate: isHostname, expected: "a hostname" },
-  "hostname-or-ip": { validate: isHostnameOrIp, expected: "a hostname or IP address" },
-  "host-port": {
-    validate: (text) => splitHostPort(text) !== undefined,
-    expected: '"host:port" ("[::1]:53" for IPv6)',
-  },
-  "dns-server": { validate: isDnsServer, expected: 'an IP address, or "ip:port"' },
-  "http-url": { validate: isHttpUrl, expected: "an http:// or https:// URL" },
-  "server-url": {
-    validate: isServerUrl,
-    expected:
-      "a URL starting with https://, http://, tcp:// or tls:// (tcp and tls need a port: tcp://metrics.example.org:2005)",
-  },
-  duration: { validate: isDuration, expected: 'a duration such as "30s", "5m" or "6h"' },
-  cron: {
-    validate: (text) => cronProblem(text) === undefined,
-    expected: 'a cron schedule such as "*/10 * * * * *" (seconds first) or "*/5 * * * *"',
-  },
-  "sha256-base64": {
-    validate: (text) => /^[A-Za-z0-9+/]{43}=$/.test(text),
-    expected: "a base64 SHA-256 (44 characters ending in =)",
-  },
-};
-
 let compiled: ValidateFunction<AgentConfigFile> | undefined;
 
 function validator(): ValidateFunction<AgentConfigFile> {
   if (compiled) return compiled;
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-  ajv.addKeyword({ keyword: "expected", schemaType: "string" });
-  for (const [name, format] of Object.entries(FORMATS)) ajv.addFormat(name, format.validate);
-  compiled = ajv.compile<AgentConfigFile>(AGENT_CONFIG_SCHEMA);
+  const checks = Object.fromEntries(
+    Object.entries(AGENT_CONFIG_FORMATS).map(([name, format]) => [name, format.validate]),
+  );
+  compiled = createSchemaValidator(checks) as ValidateFunction<AgentConfigFile>;
   return compiled;
 }
 
@@ -129,7 +95,7 @@ function describe(error: ErrorObject): ConfigProblem[] {
         },
       ];
     case "format": {
-      const format = FORMATS[String(params.format)];
+      const format = AGENT_CONFIG_FORMATS[String(params.format)];
       const detail =
         params.format === "cron" && typeof error.data === "string" ? cronProblem(error.data) : undefined;
       const expected = parent.expected ?? format?.expected ?? `a ${String(params.format)}`;

@@ -2,6 +2,7 @@ import type { DurableQueue, QueueBatch } from "../../queue/durable-queue.ts";
 import { SHIP_STATUS_VERSION } from "../status/ship-status.ts";
 import type { ShipStatus } from "../status/ship-status.ts";
 import type { SendOutcome, Transport } from "../transports/transport.ts";
+import { FaultLog } from "../run/fault-log.ts";
 import { DEFAULT_BACKOFF, retryDelay } from "./backoff.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { CatchUpTracker } from "./catch-up.ts";
@@ -25,6 +26,10 @@ export interface ShipperLog {
 
 const SILENT_LOG: ShipperLog = { info() {}, warn() {} };
 
+/** FaultLog kinds: a batch that could not go, and lines the server refused for good. */
+const SHIP_FAULT = "ship";
+const REFUSED_FAULT = "refused";
+
 /** The server already had these lines (a batch sent again): counted apart, since nothing was lost. */
 const DUPLICATE = "duplicate";
 
@@ -43,6 +48,8 @@ export interface ShipperOptions {
   readonly clock?: ShipperClock;
   readonly random?: () => number;
   readonly log?: ShipperLog;
+  /** A failure that keeps happening is logged at most once per this long (default 1 min). */
+  readonly faultLogIntervalMs?: number;
   /** The device's key id, shown by `homeward status`. */
   readonly device?: string;
 }
@@ -59,6 +66,8 @@ export class Shipper {
   private readonly clock: ShipperClock;
   private readonly random: () => number;
   private readonly log: ShipperLog;
+  /** Failed attempts and refused lines: logged once per interval, not once per batch. */
+  private readonly faults: FaultLog;
   private readonly backoff: BackoffPolicy;
   private readonly linesPerSecond: number;
   private readonly maxBatchBytes: number;
@@ -97,6 +106,11 @@ export class Shipper {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.log = options.log ?? SILENT_LOG;
+    this.faults = new FaultLog({
+      log: this.log,
+      now: () => this.clock.now(),
+      ...(options.faultLogIntervalMs !== undefined && { intervalMs: options.faultLogIntervalMs }),
+    });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.linesPerSecond = options.linesPerSecond ?? DEFAULT_LINES_PER_SECOND;
     if (!Number.isFinite(this.linesPerSecond) || this.linesPerSecond <= 0) {
@@ -268,6 +282,11 @@ export class Shipper {
     const now = this.clock.now();
     this.pacer.take(batch.records.length, now);
     this.throttleLimit = Math.min(this.maxBatchLines, this.throttleLimit * 2);
+    if (this.failedAttempts > 0) {
+      this.faults.clear(SHIP_FAULT, `sending again after ${this.failedAttempts} failed attempt(s)`, {
+        target: this.transport.target,
+      });
+    }
     this.failedAttempts = 0;
     this.lastShipAt = now;
     this.shippedLines += outcome.accepted;
@@ -281,9 +300,10 @@ export class Shipper {
       dropped += count;
     }
     if (dropped > 0) {
-      this.log.warn(
-        { rejected: outcome.rejected, samples: outcome.samples ?? [] },
+      this.faults.report(
+        REFUSED_FAULT,
         `the server refused ${dropped} of ${batch.records.length} lines for good; they are dropped`,
+        { rejected: outcome.rejected, samples: outcome.samples ?? [] },
       );
     }
     const depthAfter = this.queue.stats().depth;
@@ -310,7 +330,11 @@ export class Shipper {
     this.lastError = { message: why, at: now };
     this.catchUp.failed();
     const waitMs = delayMs ?? retryDelay(this.failedAttempts, undefined, this.backoff, this.random);
-    this.log.warn({ attempt: this.failedAttempts, retryInMs: waitMs }, why);
+    this.faults.report(SHIP_FAULT, why, {
+      target: this.transport.target,
+      attempt: this.failedAttempts,
+      retryInMs: waitMs,
+    });
     this.nextAttemptAt = now + waitMs;
     await this.clock.sleep(waitMs, this.stopController.signal);
     this.nextAttemptAt = null;

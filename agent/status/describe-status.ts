@@ -71,6 +71,10 @@ export function describeShipStatus(
   if (status.buffer.droppedCorrupt > 0) {
     lines.push(`Lost to a damaged buffer file: ${readings(status.buffer.droppedCorrupt)}`);
   }
+  const droppedUnwritten = status.buffer.droppedUnwritten ?? 0;
+  if (droppedUnwritten > 0) {
+    lines.push(`Lost because the disk could not be written: ${readings(droppedUnwritten)}`);
+  }
   lines.push(`Server: ${status.target}`);
   lines.push(`Agent: started ${formatAgo(nowMs - status.startedAt)}, status written ${formatAgo(statusAge)}`);
   return { healthy: problems.length === 0, problems, lines };

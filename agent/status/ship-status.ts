@@ -37,6 +37,11 @@ export interface ShipStatus {
     readonly droppedOverflow: number;
     /** Lines lost to a damaged buffer file (torn tail, bad checksum). */
     readonly droppedCorrupt: number;
+    /**
+     * Lines lost because the disk refused writes (read-only, full) for so long that the ones
+     * waiting in memory outgrew their bound (the oldest go first). Absent in older status files.
+     */
+    readonly droppedUnwritten?: number;
   };
   /** The timestamp of the oldest line waiting; null when nothing waits. */
   readonly oldestReadingAt: number | null;
@@ -90,6 +95,8 @@ export function checkShipStatus(data: unknown): ShipStatus {
   for (const field of ["depth", "bytes", "droppedOverflow", "droppedCorrupt"]) {
     if (!isNumber(buffer?.[field])) fail(`buffer.${field}`);
   }
+  if (buffer?.droppedUnwritten !== undefined && !isNumber(buffer.droppedUnwritten))
+    fail("buffer.droppedUnwritten");
   const dropped = record.droppedByReason;
   if (typeof dropped !== "object" || dropped === null || !Object.values(dropped).every(isNumber))
     fail("droppedByReason");

@@ -4,9 +4,9 @@ import {
   DEFAULT_STATE_DIR,
   loadAgentConfig,
 } from "../../agent/config/load.ts";
-import type { LogLevel as AgentLogLevel } from "../../agent/config/types.ts";
-import { createLogger, LOG_FORMATS } from "../../runtime/log/logger.ts";
-import type { LogFormat, LogLevel } from "../../runtime/log/logger.ts";
+import { createLineLogger } from "../../runtime/log/line-logger.ts";
+import { LOG_FORMATS } from "../../runtime/log/formats.ts";
+import type { LogFormat } from "../../runtime/log/formats.ts";
 import { ExitCode, optionalString, parseCommandArgs, UsageError } from "../cli.ts";
 import type { Command } from "../cli.ts";
 
@@ -21,14 +21,6 @@ them on disk and ships them to the owner's server.
   --log-format  logfmt (default) or json; logs go to stdout, which journald collects
 
 Signals: SIGTERM/SIGINT stop after flushing the buffer; SIGHUP re-reads the config file.`;
-
-const PINO_LEVELS: Readonly<Record<AgentLogLevel, LogLevel>> = {
-  trace: "all",
-  debug: "debug",
-  info: "info",
-  warn: "warn",
-  error: "err",
-};
 
 export const agentCommand: Command = {
   name: "agent",
@@ -65,7 +57,8 @@ export const agentCommand: Command = {
       return results.every((result) => result.ok) ? ExitCode.Ok : ExitCode.Failure;
     }
 
-    const log = createLogger(logFormat, PINO_LEVELS[loaded.config.log.level]);
+    // pino's lines without pino (runtime/log/line-logger.ts): the agent runs for months on a Pi.
+    const log = createLineLogger(logFormat, loaded.config.log.level);
     const { startAgent } = await import("../../agent/main.ts");
     const agent = await startAgent({ loaded, stateDir, log, env: io.env });
     // The signed MQTT control channel, only when the config has a control section (mqtt is loaded then).

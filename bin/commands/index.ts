@@ -27,7 +27,11 @@ export const commands: readonly CommandEntry[] = [
   {
     name: "agent",
     summary: "run the agent: collect, sign, buffer on disk and ship (--check to test the setup)",
-    load: async () => (await import("./agent.ts")).agentCommand,
+    // V8 flags first, so the agent's own modules are compiled under them (bin/agent-v8.ts).
+    load: async () => {
+      (await import("../agent-v8.ts")).useAgentV8Flags();
+      return (await import("./agent.ts")).agentCommand;
+    },
   },
   {
     name: "server",

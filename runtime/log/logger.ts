@@ -1,12 +1,13 @@
 import pino from "pino";
 import type { DestinationStream, Logger } from "pino";
+import type { LogFormat } from "./formats.ts";
 import { jsonToLogfmt } from "./logfmt.ts";
 
-export type LogFormat = "logfmt" | "json";
+export { LOG_FORMATS } from "./formats.ts";
+export type { LogFormat } from "./formats.ts";
 /** amproxy's level names. */
 export type LogLevel = "all" | "err" | "warn" | "info" | "debug";
 
-export const LOG_FORMATS: readonly LogFormat[] = ["logfmt", "json"];
 export const LOG_LEVELS: readonly LogLevel[] = ["all", "err", "warn", "info", "debug"];
 
 const PINO_LEVEL: Readonly<Record<LogLevel, string>> = {

@@ -20,8 +20,10 @@ import {
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { SEA_ASSETS } from "../../bin/sea-assets.ts";
 import { bundle, REPO_ROOT } from "./bundle.ts";
 import { BUILD_DIR, loadPins, nodeBinary, TARGETS } from "./node-dist.ts";
+import { dropFromPageCache } from "./page-cache.ts";
 import type { NodeBinaries, Target } from "./node-dist.ts";
 
 export const DIST_DIR = join(REPO_ROOT, "dist");
@@ -84,7 +86,10 @@ interface BuildInfo {
   readonly version: string;
   readonly node: string;
   readonly inputs: string;
+  /** The whole command's bundle (bin/main.ts), an asset in the binary. */
   readonly bundleBytes: number;
+  /** The agent's own bundle (bin/agent-main.ts), the asset `homeward agent` runs. */
+  readonly agentBundleBytes: number;
   /** false after a --no-archives build: the binaries are current, the .xz archives absent. */
   readonly archives: boolean;
   /** Every file in dist/ this build made, with its size. */
@@ -183,10 +188,13 @@ function sha256(file: string): string {
   return createHash("sha256").update(readFileSync(file)).digest("hex");
 }
 
-/** Runs the freshly built binary's `--version`: natively for x64, under qemu for arm64 when possible. */
+/**
+ * Runs the freshly built binary's `--version` (the whole command's asset) and `agent --help` (the
+ * agent's): natively for x64, under qemu for arm64 when possible.
+ */
 function smokeTest(target: Target, binary: string, version: string): void {
   let command = binary;
-  let args = ["--version"];
+  let prefix: string[] = [];
   if (target === "linux-arm64") {
     const qemu = which("qemu-aarch64-static");
     if (!qemu || !existsSync(join(ARM64_SYSROOT, "lib/ld-linux-aarch64.so.1"))) {
@@ -194,11 +202,17 @@ function smokeTest(target: Target, binary: string, version: string): void {
       return;
     }
     command = qemu;
-    args = ["-L", ARM64_SYSROOT, binary, "--version"];
+    prefix = ["-L", ARM64_SYSROOT, binary];
   }
-  const output = execFileSync(command, args, { encoding: "utf8", timeout: 60_000 }).trim();
-  if (output !== `homeward ${version}`) throw new Error(`${binaryName(target)} --version said "${output}"`);
-  log(`${target}: --version ok`);
+  const output = (args: string[]): string =>
+    execFileSync(command, [...prefix, ...args], { encoding: "utf8", timeout: 60_000 }).trim();
+  const said = output(["--version"]);
+  if (said !== `homeward ${version}`) throw new Error(`${binaryName(target)} --version said "${said}"`);
+  const agentHelp = output(["agent", "--help"]);
+  if (!agentHelp.startsWith("Usage: homeward agent")) {
+    throw new Error(`${binaryName(target)} agent --help said "${agentHelp.slice(0, 200)}"`);
+  }
+  log(`${target}: --version and agent --help ok`);
 }
 
 export interface BuildOptions {
@@ -251,11 +265,20 @@ async function makeBinaries(pins: NodeBinaries, inputs: string): Promise<BuildIn
     rmSync(join(DIST_DIR, name), { force: true });
   }
 
-  const script = join(WORK_DIR, "homeward.cjs");
-  log("bundling bin/main.ts with esbuild");
-  const metafile = await bundle({ outfile: script });
-  writeFileSync(`${script}.meta.json`, JSON.stringify(metafile));
-  const bundleBytes = statSync(script).size;
+  // Three bundles: the whole command and the agent alone, stored as SEA assets, and the small main
+  // script that picks one (bin/sea-main.ts), so the agent's V8 holds only the agent's source.
+  const bundles = {
+    main: { entry: "bin/sea-main.ts", outfile: join(WORK_DIR, "sea-main.cjs") },
+    cli: { entry: "bin/main.ts", outfile: join(WORK_DIR, SEA_ASSETS.cli) },
+    agent: { entry: "bin/agent-main.ts", outfile: join(WORK_DIR, SEA_ASSETS.agent) },
+  };
+  for (const { entry, outfile } of Object.values(bundles)) {
+    log(`bundling ${entry} with esbuild`);
+    const metafile = await bundle({ entry: join(REPO_ROOT, entry), outfile });
+    writeFileSync(`${outfile}.meta.json`, JSON.stringify(metafile));
+  }
+  const bundleBytes = statSync(bundles.cli.outfile).size;
+  const agentBundleBytes = statSync(bundles.agent.outfile).size;
 
   const blob = join(WORK_DIR, "homeward.blob");
   const config = join(WORK_DIR, "sea-config.json");
@@ -263,8 +286,12 @@ async function makeBinaries(pins: NodeBinaries, inputs: string): Promise<BuildIn
     config,
     `${JSON.stringify(
       {
-        main: script,
+        main: bundles.main.outfile,
         output: blob,
+        assets: {
+          [SEA_ASSETS.cli]: bundles.cli.outfile,
+          [SEA_ASSETS.agent]: bundles.agent.outfile,
+        },
         // Neither a V8 snapshot nor a code cache: both are tied to the V8 build and CPU of the node
         // that makes the blob, and the same blob goes into the arm64 binary.
         disableExperimentalSEAWarning: true,
@@ -289,11 +316,14 @@ async function makeBinaries(pins: NodeBinaries, inputs: string): Promise<BuildIn
       [postjectCli(), staged, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE],
       `postject ${binaryName(target)}`,
     );
+    // postject wrote the executable in one go: out of the page cache with it, so the binary's first
+    // runs (tests, benchmarks) map its pages as after a reboot (scripts/build/page-cache.ts).
+    dropFromPageCache(staged);
     smokeTest(target, staged, version);
     renameSync(staged, binaryPath(target));
     files[binaryName(target)] = statSync(binaryPath(target)).size;
   }
-  return { version, node: pins.version, inputs, bundleBytes, archives: false, files };
+  return { version, node: pins.version, inputs, bundleBytes, agentBundleBytes, archives: false, files };
 }
 
 function makeArchives(info: BuildInfo): BuildInfo {

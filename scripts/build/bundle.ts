@@ -85,6 +85,8 @@ export interface BundleOptions {
   readonly entry?: string;
   readonly outfile: string;
   readonly minify?: boolean;
+  /** esbuild's target: node24 for the single binaries, node20 for the npm package (engines). */
+  readonly target?: string;
 }
 
 export function bundleOptions(options: BundleOptions): BuildOptions {
@@ -96,11 +98,15 @@ export function bundleOptions(options: BundleOptions): BuildOptions {
     outfile: options.outfile,
     bundle: true,
     platform: "node",
-    target: "node24",
+    target: options.target ?? "node24",
     format: "cjs",
-    // Whitespace and syntax only: names stay readable in stack traces from a Pi.
+    // Minified, local names included: V8 keeps each bundle's source for lazy compiling, for as long
+    // as the agent runs (BENCHMARKS.md, "Agent"). keepNames sets every function's and class's
+    // `name`, which is what V8 prints in stack traces, so traces from a Pi stay readable.
     minifyWhitespace: minify,
     minifySyntax: minify,
+    minifyIdentifiers: minify,
+    keepNames: minify,
     legalComments: "eof",
     metafile: true,
     logLevel: "warning",

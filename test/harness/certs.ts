@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -43,6 +44,9 @@ async function openssl(dir: string, args: readonly string[]): Promise<void> {
     });
   }
 }
+
+const SERVER_EXTENSIONS =
+  "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n";
 
 // P-256 keys: generated in milliseconds, unlike RSA, and accepted by node:tls and mosquitto alike.
 const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
@@ -101,12 +105,7 @@ export async function createTestPki(options: TestPkiOptions = {}): Promise<TestP
       "-addext",
       "keyUsage=critical,keyCertSign,cRLSign",
     ]);
-    const server = await issue(
-      dir,
-      "server",
-      "/CN=localhost",
-      "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    );
+    const server = await issue(dir, "server", "/CN=localhost", SERVER_EXTENSIONS);
     const clients: Record<string, CertificatePair> = {};
     for (const [index, name] of (options.clientNames ?? []).entries()) {
       clients[name] = await issue(
@@ -129,4 +128,82 @@ export async function createTestPki(options: TestPkiOptions = {}): Promise<TestP
     await removeTempDir(dir);
     throw error;
   }
+}
+
+/** A certificate's validity period. */
+export interface Validity {
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** openssl's ASN.1 GeneralizedTime: YYYYMMDDHHMMSSZ. */
+function generalizedTime(date: Date): string {
+  return `${date.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
+}
+
+/**
+ * Another server certificate for 127.0.0.1/localhost from `pki`'s CA, with a key of its own (so it
+ * does not match a pin on the first one's key). With `validity`, exactly those dates: in the past
+ * for an expired certificate. OpenSSL 3.0's `x509 -req` only counts days forward from now (its
+ * `-not_before`/`-not_after` came in 3.4), so dates go through `openssl ca`, which takes
+ * `-startdate`/`-enddate` and needs a small config and database of its own.
+ */
+export async function issueServerCertificate(
+  pki: TestPki,
+  name: string,
+  options: { validity?: Validity } = {},
+): Promise<CertificatePair> {
+  if (options.validity === undefined) return issue(pki.dir, name, "/CN=localhost", SERVER_EXTENSIONS);
+  const { dir } = pki;
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.crt`);
+  const csrFile = join(dir, `${name}.csr`);
+  const configFile = join(dir, `${name}.ca.cnf`);
+  const database = join(dir, `${name}.index`);
+  const serial = join(dir, `${name}.serial`);
+  await writeFile(database, "");
+  await writeFile(serial, `${randomBytes(8).toString("hex")}\n`);
+  await writeFile(
+    configFile,
+    [
+      "[ca]",
+      "default_ca = test_ca",
+      "[test_ca]",
+      `database = ${database}`,
+      `serial = ${serial}`,
+      `new_certs_dir = ${dir}`,
+      "default_md = sha256",
+      "policy = any_name",
+      "copy_extensions = none",
+      "unique_subject = no",
+      "[any_name]",
+      "commonName = supplied",
+      "[server_ext]",
+      SERVER_EXTENSIONS.trim().replace(/=/g, " = "),
+      "",
+    ].join("\n"),
+  );
+  await openssl(dir, ["req", ...NEW_KEY, "-keyout", keyFile, "-out", csrFile, "-subj", "/CN=localhost"]);
+  await openssl(dir, [
+    "ca",
+    "-batch",
+    "-notext",
+    "-config",
+    configFile,
+    "-cert",
+    pki.caFile,
+    "-keyfile",
+    join(dir, "ca.key"),
+    "-in",
+    csrFile,
+    "-out",
+    certFile,
+    "-startdate",
+    generalizedTime(options.validity.notBefore),
+    "-enddate",
+    generalizedTime(options.validity.notAfter),
+    "-extensions",
+    "server_ext",
+  ]);
+  return { certFile, keyFile, cert: await readFile(certFile, "utf8"), key: await readFile(keyFile, "utf8") };
 }

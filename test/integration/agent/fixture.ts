@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -18,6 +19,7 @@ import { pollUntil } from "../../harness/poll.ts";
 import { spawnSupervised } from "../../harness/process.ts";
 import type { SupervisedProcess } from "../../harness/process.ts";
 import type { Point } from "../../harness/whisper.ts";
+import type { Carbon } from "../../harness/carbon.ts";
 
 const MAIN = fileURLToPath(new URL("../../../bin/main.ts", import.meta.url));
 
@@ -81,17 +83,27 @@ export function makeDevice(
   };
 }
 
+/** How to start the agent's node process, beyond its own arguments. */
+export interface AgentLaunch {
+  /** Modules node loads before the agent (`--import`), after tsx: fault injection seams. */
+  readonly preload?: readonly string[];
+  /** Added to this process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /** `homeward agent` as its own process, so it can be killed with -9 like a Pi losing power. */
 export function spawnAgent(
   device: AgentDevice,
   t?: AfterHook,
   extraArgs: readonly string[] = [],
+  launch: AgentLaunch = {},
 ): SupervisedProcess {
   const proc = spawnSupervised(
     process.execPath,
     [
       "--import",
       "tsx",
+      ...(launch.preload ?? []).flatMap((module) => ["--import", module]),
       MAIN,
       "agent",
       "--config",
@@ -100,7 +112,7 @@ export function spawnAgent(
       device.stateDir,
       ...extraArgs,
     ],
-    { name: `agent-${device.name}` },
+    { name: `agent-${device.name}`, ...(launch.env && { env: { ...process.env, ...launch.env } }) },
   );
   t?.after(async () => {
     await proc.kill();
@@ -287,6 +299,49 @@ export function timestampsByValue(points: readonly Point[]): Map<number, number[
     byValue.set(value, list);
   }
   return byValue;
+}
+
+export interface DeliveredRuns {
+  readonly runs: SequenceRun[];
+  readonly points: Point[];
+  readonly byValue: Map<number, number[]>;
+}
+
+/**
+ * The end of an outage test: lets the sequence finish, waits until its last reading is in whisper
+ * (oldest first, so every earlier one has been sent), stops the agent cleanly, and asserts that the
+ * first reading of every run is in whisper exactly once and nothing else is.
+ */
+export async function expectEveryRunOnce(options: {
+  readonly sequence: SequenceScript;
+  readonly carbon: Carbon;
+  readonly agent: SupervisedProcess;
+  readonly metric: string;
+  readonly from: number;
+  readonly waitMs: number;
+  readonly describe: () => string;
+}): Promise<DeliveredRuns> {
+  const { sequence, carbon, agent, metric, from, describe } = options;
+  const lastReading = await sequence.finish({ timeoutMs: 60_000, describe });
+  await carbon.waitForPoints(metric, (points) => points.some(([, value]) => value === lastReading), {
+    from,
+    timeoutMs: options.waitMs,
+    describe,
+  });
+  const stopped = await agent.stop();
+  assert.equal(stopped.code, 0, agent.output());
+  await carbon.flush();
+
+  const runs = sequence.runs();
+  const points = await carbon.fetchPoints(metric, { from });
+  const byValue = timestampsByValue(points);
+  for (const { first } of runs) {
+    const stamps = byValue.get(first);
+    assert.ok(stamps, `reading ${first} is not in whisper`);
+    assert.equal(stamps.length, 1, `reading ${first} is in whisper ${stamps.length} times`);
+  }
+  assert.equal(points.length, runs.length, "no point that no run produced");
+  return { runs, points, byValue };
 }
 
 export interface CountingServer {

@@ -8,7 +8,7 @@ import { pollUntil } from "../../harness/poll.ts";
 import { nowSeconds } from "../../harness/whisper.ts";
 import { DESIGN_AUTH_FILE, startTestServer } from "../server/fixture.ts";
 import type { TestServer } from "../server/fixture.ts";
-import { ONLY_EXEC, makeDevice, spawnAgent, timestampsByValue, writeSequenceScript } from "./fixture.ts";
+import { ONLY_EXEC, expectEveryRunOnce, makeDevice, spawnAgent, writeSequenceScript } from "./fixture.ts";
 
 /** Readings taken while the server is down, at one a second. */
 const GAP_READINGS = 8;
@@ -52,39 +52,27 @@ test("server down for a while: every reading taken meanwhile lands in whisper ex
 
   // Catching up: the backoff after a few failed attempts may wait a while (full jitter, doubling).
   // Then the script stops, so the readings are a known set, and everything reaches whisper.
-  const lastReading = await sequence.finish({ timeoutMs: 60_000, describe });
-  // Oldest first: once the last reading is in, every one before it has been sent.
-  await carbon.waitForPoints(metric, (points) => points.some(([, value]) => value === lastReading), {
+  // Oldest first: once the last reading is in, every one before it has been sent. Every reading the
+  // script printed, the ones during the gap included, is in whisper exactly once.
+  const { runs, byValue } = await expectEveryRunOnce({
+    sequence,
+    carbon,
+    agent,
+    metric,
     from: started - 1,
-    timeoutMs: 90_000,
+    waitMs: 90_000,
     describe,
   });
-  const stopped = await agent.stop();
-  assert.equal(stopped.code, 0, agent.output());
-  await carbon.flush();
-
-  const runs = sequence.runs();
-  const points = await carbon.fetchPoints(metric, { from: started - 1 });
-  const byValue = timestampsByValue(points);
   const gapRuns = runs.filter(({ first }) => first > lastBeforeGap && first <= lastInGap);
   assert.ok(gapRuns.length >= GAP_READINGS, `only ${gapRuns.length} readings during the gap`);
-  // Every reading the script printed, the ones during the gap included, is in whisper exactly once,
-  // at the second its run started (the script logs its own clock a moment after the agent's stamp).
+  // Each at the second its run started (the script logs its own clock a moment after the agent's stamp).
   for (const { first, at } of runs) {
-    const stamps = byValue.get(first);
-    assert.ok(stamps, `reading ${first} (taken at ${at}) is not in whisper`);
-    assert.equal(
-      stamps.length,
-      1,
-      `reading ${first} is in whisper ${stamps.length} times: ${stamps.join(", ")}`,
-    );
-    const [timestamp] = stamps as [number];
+    const [timestamp] = byValue.get(first) as [number];
     assert.ok(
       timestamp === at || timestamp === at - 1,
       `reading ${first} was taken at ${at} but is stamped ${timestamp}`,
     );
   }
-  assert.equal(points.length, runs.length, "no point that no run produced");
   t.diagnostic(
     `${runs.length} readings, ${gapRuns.length} of them (${lastBeforeGap + 1}..${lastInGap}) while the server was down; ` +
       `all in whisper once`,
