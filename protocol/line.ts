@@ -154,6 +154,137 @@ export function parseCarbonLine(text: string, options: ParseOptions = {}): Parse
 
 /** Parses a signed line, `<metric> <value> <timestamp> <key_id> <signature>`. Never throws. */
 export function parseSignedLine(text: string, options: ParseOptions = {}): ParseResult<SignedLine> {
+  const line = scanSignedLine(text, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  if (line !== undefined) return { ok: true, line };
+  return parseSignedLineByFields(text, options);
+}
+
+/** Character classes of the signed-line grammar, by char code (ASCII only). */
+const METRIC_CHAR = 1;
+const KEY_ID_CHAR = 2;
+const DIGIT = 4;
+const CHAR_CLASS = new Uint8Array(128);
+for (let code = 0; code < 128; code++) {
+  const char = String.fromCharCode(code);
+  if (/[A-Za-z0-9_:-]/.test(char)) CHAR_CLASS[code] = (CHAR_CLASS[code] as number) | METRIC_CHAR;
+  if (/[A-Za-z0-9_.-]/.test(char)) CHAR_CLASS[code] = (CHAR_CLASS[code] as number) | KEY_ID_CHAR;
+  if (/[0-9]/.test(char)) CHAR_CLASS[code] = (CHAR_CLASS[code] as number) | DIGIT;
+}
+const DOT = 0x2e;
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+const MAX_TIMESTAMP_DIGITS = 16;
+
+function hasClass(code: number, charClass: number): boolean {
+  return code < 128 && ((CHAR_CLASS[code] as number) & charClass) !== 0;
+}
+
+/** Index of the first character at or after `index` that is not a digit. */
+function skipDigits(text: string, index: number, end: number): number {
+  while (index < end && hasClass(text.charCodeAt(index), DIGIT)) index++;
+  return index;
+}
+
+/**
+ * The hot path of parseSignedLine: one pass over a well-formed line, with no regex, split or
+ * intermediate result. It accepts exactly what parseSignedLineByFields accepts, or returns
+ * undefined for anything out of the ordinary (which that one then rejects with its reason, or
+ * accepts after all), so it never decides a rejection itself.
+ */
+function scanSignedLine(text: string, maxBytes: number): SignedLine | undefined {
+  let end = text.length;
+  if (end > 0 && text.charCodeAt(end - 1) === 0x0a) end--;
+  if (end > 0 && text.charCodeAt(end - 1) === 0x0d) end--;
+  // Every character accepted below is ASCII, so characters are bytes.
+  if (end > maxBytes) return undefined;
+
+  // metric: segments of METRIC_CHAR joined by single dots
+  let index = 0;
+  let segmentStart = 0;
+  for (; index < end; index++) {
+    const code = text.charCodeAt(index);
+    if (code === SPACE) break;
+    if (code === DOT) {
+      if (index === segmentStart) return undefined;
+      segmentStart = index + 1;
+    } else if (!hasClass(code, METRIC_CHAR)) return undefined;
+  }
+  if (index === segmentStart || index === end) return undefined;
+  const metricEnd = index++;
+
+  // value: [+-]? (\d+ (\.\d*)? | \.\d+) ([eE][+-]?\d+)?
+  const valueStart = index;
+  let code = text.charCodeAt(index);
+  if (code === PLUS || code === MINUS) index++;
+  const integerStart = index;
+  index = skipDigits(text, index, end);
+  let digits = index - integerStart;
+  if (text.charCodeAt(index) === DOT) {
+    const fractionStart = ++index;
+    index = skipDigits(text, index, end);
+    digits += index - fractionStart;
+  }
+  if (digits === 0) return undefined;
+  code = text.charCodeAt(index);
+  if (code === LOWER_E || code === UPPER_E) {
+    code = text.charCodeAt(++index);
+    if (code === PLUS || code === MINUS) index++;
+    const exponentStart = index;
+    index = skipDigits(text, index, end);
+    if (index === exponentStart) return undefined;
+  }
+  if (index >= end || text.charCodeAt(index) !== SPACE) return undefined;
+  const value = text.slice(valueStart, index);
+  if (!Number.isFinite(Number(value))) return undefined;
+  index++;
+
+  // timestamp: 0, or up to 16 digits without a leading zero
+  const timestampStart = index;
+  index = skipDigits(text, index, end);
+  const timestampDigits = index - timestampStart;
+  if (timestampDigits === 0 || timestampDigits > MAX_TIMESTAMP_DIGITS) return undefined;
+  if (timestampDigits > 1 && text.charCodeAt(timestampStart) === ZERO) return undefined;
+  if (index >= end || text.charCodeAt(index) !== SPACE) return undefined;
+  const timestampEnd = index++;
+
+  // key id
+  const keyIdStart = index;
+  while (index < end && hasClass(text.charCodeAt(index), KEY_ID_CHAR)) index++;
+  const keyIdLength = index - keyIdStart;
+  if (keyIdLength === 0 || keyIdLength > MAX_KEY_ID_LENGTH) return undefined;
+  if (index >= end || text.charCodeAt(index) !== SPACE) return undefined;
+  const keyIdEnd = index++;
+
+  // signature: padded base64, to the end of the line
+  const signatureStart = index;
+  while (index < end) {
+    code = text.charCodeAt(index);
+    if (code >= 128 || BASE64_CHAR[code] !== 1) break;
+    index++;
+  }
+  if (index < end && text.charCodeAt(index) === EQUALS) index++;
+  if (index < end && text.charCodeAt(index) === EQUALS) index++;
+  const signatureLength = index - signatureStart;
+  if (index !== end || signatureLength === 0 || signatureLength % 4 !== 0) return undefined;
+
+  return {
+    metric: text.slice(0, metricEnd),
+    value,
+    timestamp: Number(text.slice(timestampStart, timestampEnd)),
+    keyId: text.slice(keyIdStart, keyIdEnd),
+    signature: text.slice(signatureStart, end),
+  };
+}
+
+/**
+ * parseSignedLine without its fast path: split into fields, then each field checked on its own,
+ * which is what names the reason for a rejection. Exported as the reference the fast path is
+ * tested against.
+ */
+export function parseSignedLineByFields(text: string, options: ParseOptions = {}): ParseResult<SignedLine> {
   const split = splitFields(stripNewline(text), 5, options);
   if (!split.ok) return split;
   const [metric, value, timestamp, keyId, signature] = split.line as [string, string, string, string, string];

@@ -102,6 +102,8 @@ export class Ingest {
       forwarded: Promise.resolve(),
     };
     const out: string[] = [];
+    // Nothing reaches the sink before the loop ends, so its answer holds for every line decided in it.
+    const accepting = deps.sink.accepting();
     let outstanding = 0;
     let settle: (() => void) | undefined;
     for (let index = 0; index < texts.length; index++) {
@@ -115,17 +117,20 @@ export class Ingest {
         this.reject(result, context, index, reason);
         continue;
       }
+      const line = context.line as SignedLine;
+      const entry = context.entry as AuthEntry;
+      if (!deps.signatures.isDeferred(entry)) {
+        // No callback to allocate: HMAC (and Ed25519 without workers) is decided here and now.
+        this.finish(result, context, index, deps.signatures.checkNow(line, entry), out, accepting);
+        continue;
+      }
       const lineIndex = index;
-      const verdict = deps.signatures.check(
-        context.line as SignedLine,
-        context.entry as AuthEntry,
-        (later) => {
-          this.finish(result, context, lineIndex, later, out);
-          if (--outstanding === 0 && settle) settle();
-        },
-      );
+      const verdict = deps.signatures.check(line, entry, (later) => {
+        this.finish(result, context, lineIndex, later, out, deps.sink.accepting());
+        if (--outstanding === 0 && settle) settle();
+      });
       if (verdict === DEFERRED) outstanding++;
-      else this.finish(result, context, index, verdict, out);
+      else this.finish(result, context, index, verdict, out, accepting);
     }
     if (outstanding === 0) return this.send(result, out);
     return new Promise<void>((resolve) => {
@@ -145,6 +150,7 @@ export class Ingest {
     index: number,
     verdict: SignatureVerdict,
     out: string[],
+    accepting: boolean,
   ): void {
     const line = context.line as SignedLine;
     const reason = verdict ?? runSteps(AFTER_SIGNATURE, context, this.deps.state);
@@ -152,7 +158,7 @@ export class Ingest {
       this.reject(result, context, index, reason);
       return;
     }
-    if (!this.deps.sink.accepting()) {
+    if (!accepting) {
       this.deps.state.dedupe.forget(line.signature);
       this.reject(result, context, index, RejectReason.ForwardOverflow);
       return;
@@ -183,16 +189,15 @@ export class Ingest {
       );
       return;
     }
-    deps.rejections.log(
-      {
+    if (deps.rejections.admit(context.nowMs)) {
+      deps.rejections.write({
         reason,
         source: context.source,
         line: context.text,
         ...(context.line && { keyId: context.line.keyId }),
         ...(context.detail !== undefined && { detail: context.detail }),
-      },
-      context.nowMs,
-    );
+      });
+    }
     if (reason === RejectReason.RateLimitedKey || reason === RejectReason.RateLimitedSource) {
       result.retryAfterMs = Math.max(result.retryAfterMs, this.retryAfter(context, reason));
     } else if (reason === RejectReason.ForwardOverflow) {

@@ -40,11 +40,22 @@ export class RejectionLog {
   }
 
   log(rejection: Rejection, nowMs: number): void {
-    if (!takeTokens(this.bucket, this.policy, nowMs)) {
-      this.suppressed++;
-      this.onSuppressed();
-      return;
-    }
+    if (this.admit(nowMs)) this.write(rejection);
+  }
+
+  /**
+   * Whether a rejection at `nowMs` may be logged (then write it); if not, it is counted as
+   * unlogged. Lets a caller skip building the record for the many that are not logged.
+   */
+  admit(nowMs: number): boolean {
+    if (takeTokens(this.bucket, this.policy, nowMs)) return true;
+    this.suppressed++;
+    this.onSuppressed();
+    return false;
+  }
+
+  /** Logs a rejection that `admit` let through. */
+  write(rejection: Rejection): void {
     const redacted = rejection.line.replace(SIGNATURE_LIKE, "$1…");
     const line = redacted.length > LOGGED_LINE_CHARS ? `${redacted.slice(0, LOGGED_LINE_CHARS)}…` : redacted;
     this.logger.info(

@@ -148,7 +148,7 @@ export function createMetricsRegistry(sources: MetricSources): Registry {
 
   new Counter({
     name: `${PREFIX}verify_seconds_total`,
-    help: "Time spent checking signatures (CPU time on workers, wall time on the main thread), by algorithm",
+    help: "Time spent checking signatures (CPU time on workers; wall time on the main thread, sampled), by algorithm",
     labelNames: ["algorithm"],
     registers: [registry],
     collect() {

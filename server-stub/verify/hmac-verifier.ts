@@ -1,46 +1,90 @@
-import { createHmac, hash, timingSafeEqual } from "node:crypto";
+import { createHmac, hash } from "node:crypto";
 import { SIGNATURE_BYTES } from "../../protocol/keys.ts";
 import type { MessageVerifier } from "../../protocol/keys.ts";
 
 const BLOCK_BYTES = 64;
 const SHA256 = "sha256";
+const SIGNATURE_CHARS = 44;
+
+/** An HMAC verifier that also checks a signature as it arrives on the wire, in base64. */
+export interface HmacVerifier extends MessageVerifier {
+  /**
+   * Whether `signature` is exactly the padded base64 of the HMAC of `message`, which must be ASCII
+   * (a parsed line's canonical message always is), compared in constant time. False says only that
+   * it is not: checkSignature tells a bad encoding from a bad signature.
+   */
+  matches(asciiMessage: string, signature: string): boolean;
+}
+
+export function isHmacVerifier(verifier: MessageVerifier): verifier is HmacVerifier {
+  return typeof (verifier as Partial<HmacVerifier>).matches === "function";
+}
 
 /**
  * HMAC-SHA256 as RFC 2104 spells it out, H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)), with the two padded
- * keys computed once per key and crypto.hash's one-shot calls per line: about a third cheaper
- * than createHmac, whose per-call object is most of its cost for a 40-byte message. The result is
- * compared in constant time. Falls back to createHmac where crypto.hash is missing (Node < 20.12).
+ * keys computed once per key and crypto.hash's one-shot calls per line. Nothing per line is a
+ * Buffer: node:crypto allocating one for a 32-byte digest costs more than the digest. The inner
+ * digest comes back as a latin1 string and is written into a block that already holds the outer
+ * pad; the outer digest comes back as base64 and is compared with the signature as received, so
+ * the signature is never decoded. Falls back to createHmac where crypto.hash is missing
+ * (Node < 20.12), for a secret whose pads are not ASCII, and in `verify` for a message that is
+ * not ASCII.
  */
-export function fastHmacVerifier(secret: string): MessageVerifier {
+export function fastHmacVerifier(secret: string): HmacVerifier {
   let key = Buffer.from(secret, "utf8");
   if (typeof hash !== "function") return createHmacVerifier(key);
   if (key.length > BLOCK_BYTES) key = hash(SHA256, key, "buffer");
   const inner = Buffer.alloc(BLOCK_BYTES, 0x36);
-  const outer = Buffer.alloc(BLOCK_BYTES, 0x5c);
+  const outer = Buffer.alloc(BLOCK_BYTES + SIGNATURE_BYTES.hmac, 0x5c);
   for (let index = 0; index < key.length; index++) {
     inner[index] = (inner[index] as number) ^ (key[index] as number);
     outer[index] = (outer[index] as number) ^ (key[index] as number);
   }
-  const innerLatin1 = inner.toString("latin1");
+  // The inner pad is prepended to the message as a string, which crypto.hash encodes as UTF-8:
+  // the same bytes only while the pad is ASCII.
+  if (!inner.every((byte) => byte < 0x80)) return createHmacVerifier(key);
+  const innerPad = inner.toString("latin1");
   const slow = createHmacVerifier(key);
+  const matches = (asciiMessage: string, signature: string): boolean => {
+    if (signature.length !== SIGNATURE_CHARS) return false;
+    const innerDigest = hash(SHA256, innerPad + asciiMessage, "binary");
+    for (let index = 0; index < SIGNATURE_BYTES.hmac; index++) {
+      outer[BLOCK_BYTES + index] = innerDigest.charCodeAt(index);
+    }
+    return equalInConstantTime(hash(SHA256, outer, "base64"), signature);
+  };
   return {
     algorithm: "hmac",
-    verify(message, signature) {
-      if (signature.length !== SIGNATURE_BYTES.hmac) return false;
-      // Parsed lines are ASCII, whose latin1 bytes are their UTF-8 bytes; anything else (equal
-      // lengths mean ASCII) takes createHmac rather than be encoded lossily.
-      if (Buffer.byteLength(message, "utf8") !== message.length) return slow.verify(message, signature);
-      const innerDigest = hash(SHA256, Buffer.from(innerLatin1 + message, "latin1"), "buffer");
-      return timingSafeEqual(hash(SHA256, Buffer.concat([outer, innerDigest]), "buffer"), signature);
-    },
+    matches,
+    verify: (message, signature) =>
+      signature.length === SIGNATURE_BYTES.hmac &&
+      (isAscii(message) ? matches : slow.matches)(message, signature.toString("base64")),
   };
 }
 
-function createHmacVerifier(key: Buffer): MessageVerifier {
+function createHmacVerifier(key: Buffer): HmacVerifier {
+  const matches = (message: string, signature: string): boolean =>
+    signature.length === SIGNATURE_CHARS &&
+    equalInConstantTime(createHmac(SHA256, key).update(message, "utf8").digest("base64"), signature);
   return {
     algorithm: "hmac",
+    matches,
     verify: (message, signature) =>
-      signature.length === SIGNATURE_BYTES.hmac &&
-      timingSafeEqual(createHmac(SHA256, key).update(message, "utf8").digest(), signature),
+      signature.length === SIGNATURE_BYTES.hmac && matches(message, signature.toString("base64")),
   };
+}
+
+function isAscii(text: string): boolean {
+  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) >= 0x80) return false;
+  return true;
+}
+
+/** Compares every character whatever the first difference, as timingSafeEqual does bytes. */
+function equalInConstantTime(expected: string, actual: string): boolean {
+  if (expected.length !== actual.length) return false;
+  let difference = 0;
+  for (let index = 0; index < expected.length; index++) {
+    difference |= expected.charCodeAt(index) ^ actual.charCodeAt(index);
+  }
+  return difference === 0;
 }

@@ -24,6 +24,8 @@ export interface WorkerPoolOptions {
   readonly workers: number;
   /** Jobs per message: large enough to amortise messaging, small enough to spread over workers. */
   readonly maxBatch?: number;
+  /** Batches sent to one worker before it answers: enough to never leave it waiting for the next. */
+  readonly batchesInFlight?: number;
   /** Verifies on this thread when a worker dies with jobs in flight. */
   readonly fallback: (job: VerifyJob) => boolean;
   readonly onWorkerError?: (error: Error) => void;
@@ -36,20 +38,27 @@ export interface WorkerPoolStats {
 
 /**
  * Ed25519 verification spread over worker threads. Jobs queued during one turn of the event loop
- * go out together when it ends (or when a batch is full), to whichever worker has least in flight.
+ * are cut into batches when it ends (or when a batch is full). Each worker holds at most a couple
+ * of batches at a time, so one is waiting while it works on the other; the rest wait here and go
+ * to whichever worker answers first. Committing every batch to a worker up front would leave one
+ * worker idle while the other still has a queue (at the end of a burst, or while it is descheduled).
  */
 export class VerifyWorkerPool {
   private readonly slots: WorkerSlot[] = [];
   private queued: PendingBatch = { resolvers: [], jobs: [] };
+  /** Whole batches not yet sent to a worker, oldest first. */
+  private waiting: PendingBatch[] = [];
   private flushScheduled = false;
   private nextBatchId = 1;
   private closed = false;
   private verified = 0;
   private cpuMicros = 0;
   private readonly maxBatch: number;
+  private readonly batchesInFlight: number;
 
   constructor(private readonly options: WorkerPoolOptions) {
-    this.maxBatch = options.maxBatch ?? 256;
+    this.maxBatch = options.maxBatch ?? 128;
+    this.batchesInFlight = options.batchesInFlight ?? 2;
     for (let index = 0; index < options.workers; index++) this.slots.push(this.spawn());
   }
 
@@ -69,8 +78,8 @@ export class VerifyWorkerPool {
     }
     this.queued.jobs.push(job);
     this.queued.resolvers.push(done);
-    if (this.queued.jobs.length >= this.maxBatch) this.flush();
-    else if (!this.flushScheduled) {
+    if (this.queued.jobs.length >= this.maxBatch) this.cutBatch();
+    if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
@@ -80,8 +89,10 @@ export class VerifyWorkerPool {
     this.flush();
     this.closed = true;
     const inFlight = this.slots.flatMap((slot) => [...slot.batches.values()]);
+    const waiting = this.waiting;
+    this.waiting = [];
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
-    for (const batch of inFlight) this.runOnThisThread(batch);
+    for (const batch of [...inFlight, ...waiting]) this.runOnThisThread(batch);
     this.slots.length = 0;
   }
 
@@ -96,6 +107,7 @@ export class VerifyWorkerPool {
       slot.inFlightJobs -= batch.jobs.length;
       this.verified += batch.jobs.length;
       this.cpuMicros += reply.cpuMicros;
+      this.dispatch();
       for (let index = 0; index < batch.resolvers.length; index++) {
         (batch.resolvers[index] as (good: boolean) => void)(reply.results[index] === 1);
       }
@@ -118,6 +130,7 @@ export class VerifyWorkerPool {
     void slot.worker.terminate();
     if (!this.closed) this.slots[index] = this.spawn();
     for (const batch of orphans) this.runOnThisThread(batch);
+    this.dispatch();
   }
 
   private runOnThisThread(batch: PendingBatch): void {
@@ -126,17 +139,38 @@ export class VerifyWorkerPool {
     );
   }
 
+  private cutBatch(): void {
+    if (this.queued.jobs.length === 0) return;
+    this.waiting.push(this.queued);
+    this.queued = { resolvers: [], jobs: [] };
+  }
+
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.queued;
-    if (batch.jobs.length === 0) return;
-    this.queued = { resolvers: [], jobs: [] };
+    this.cutBatch();
+    this.dispatch();
+  }
+
+  /** Sends waiting batches to the workers with room for them, least loaded first. */
+  private dispatch(): void {
     if (this.closed || this.slots.length === 0) {
-      this.runOnThisThread(batch);
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const batch of waiting) this.runOnThisThread(batch);
       return;
     }
-    let slot = this.slots[0] as WorkerSlot;
-    for (const candidate of this.slots) if (candidate.inFlightJobs < slot.inFlightJobs) slot = candidate;
+    while (this.waiting.length > 0) {
+      let slot: WorkerSlot | undefined;
+      for (const candidate of this.slots) {
+        if (candidate.batches.size >= this.batchesInFlight) continue;
+        if (!slot || candidate.inFlightJobs < slot.inFlightJobs) slot = candidate;
+      }
+      if (!slot) return;
+      this.post(slot, this.waiting.shift() as PendingBatch);
+    }
+  }
+
+  private post(slot: WorkerSlot, batch: PendingBatch): void {
     const id = this.nextBatchId++;
     slot.batches.set(id, batch);
     slot.inFlightJobs += batch.jobs.length;

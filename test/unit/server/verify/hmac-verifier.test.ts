@@ -31,3 +31,26 @@ test("it agrees with createHmac for any secret (short, exactly a block, longer) 
 test("a signature of the wrong length is refused", () => {
   assert.equal(fastHmacVerifier("k").verify("m", Buffer.alloc(31)), false);
 });
+
+test("matches takes the base64 signature as received: canonical and right, nothing else", () => {
+  fc.assert(
+    fc.property(
+      fc.string({ minLength: 1, maxLength: 100 }),
+      fc.stringMatching(/^[ -~]{0,300}$/),
+      fc.nat(43),
+      fc.constantFrom(..."AQgw+/=".split("")),
+      (secret, message, at, char) => {
+        const good = createHmac("sha256", Buffer.from(secret, "utf8"))
+          .update(message, "utf8")
+          .digest("base64");
+        const verifier = fastHmacVerifier(secret);
+        assert.equal(verifier.matches(message, good), true);
+        const changed = good.slice(0, at) + char + good.slice(at + 1);
+        assert.equal(verifier.matches(message, changed), changed === good);
+        assert.equal(verifier.matches(message, good.slice(0, 43)), false);
+        assert.equal(verifier.matches(message, `${good}=`), false);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});

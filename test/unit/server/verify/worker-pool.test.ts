@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { RejectReason } from "../../../../protocol/reasons.ts";
 import { parseAuthFile } from "../../../../server-stub/auth/auth-file.ts";
 import { DEFERRED, SignatureChecker } from "../../../../server-stub/verify/signature-check.ts";
@@ -8,6 +9,7 @@ import { parseSignedLine } from "../../../../protocol/line.ts";
 import type { SignedLine } from "../../../../protocol/line.ts";
 import { ed25519Signer, generateEd25519KeyPair } from "../../../../protocol/keys.ts";
 import { canonicalMessage } from "../../../../protocol/line.ts";
+import { checkSignature } from "../../../../protocol/verify-line.ts";
 import { loadEd25519Vectors } from "../../../support/vectors.ts";
 
 const { vectors, mustFail } = loadEd25519Vectors();
@@ -84,4 +86,32 @@ test("lines queued when the pool closes are still decided, on this thread", asyn
     await Promise.all(pending),
     Array.from({ length: 50 }, () => undefined),
   );
+});
+
+test("before a worker sees a signature, its encoding is judged as checkSignature would", async () => {
+  const checker = new SignatureChecker({ workers: 1 });
+  try {
+    const base = parsed(vector.line);
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const signatures = fc.oneof(
+      fc.uint8Array({ minLength: 64, maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString("base64")),
+      fc
+        .tuple(fc.stringMatching(/^[A-Za-z0-9+/]{85}$/), fc.constantFrom(...alphabet.split("")))
+        .map(([head, last]) => `${head}${last}==`),
+      fc.stringMatching(/^[A-Za-z0-9+/]{84,88}={0,2}$/).filter((text) => text.length % 4 === 0),
+    );
+    fc.assert(
+      fc.property(signatures, (signature) => {
+        const line = { ...base, signature };
+        const pending: Promise<SignatureVerdict>[] = [];
+        const verdict = checker.check(line, entry as never, (later) => pending.push(Promise.resolve(later)));
+        const expected = checkSignature(line, "ed25519", []);
+        if (expected === RejectReason.BadSignature) assert.equal(verdict, DEFERRED, signature);
+        else assert.equal(verdict, expected, signature);
+      }),
+      { numRuns: 3000 },
+    );
+  } finally {
+    await checker.close();
+  }
 });
