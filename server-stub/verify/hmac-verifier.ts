@@ -1,4 +1,4 @@
-import { createHmac, hash } from "node:crypto";
+import { createHmac, hash, timingSafeEqual } from "node:crypto";
 import { SIGNATURE_BYTES } from "../../protocol/keys.ts";
 import type { MessageVerifier } from "../../protocol/keys.ts";
 
@@ -79,12 +79,19 @@ function isAscii(text: string): boolean {
   return true;
 }
 
-/** Compares every character whatever the first difference, as timingSafeEqual does bytes. */
-function equalInConstantTime(expected: string, actual: string): boolean {
-  if (expected.length !== actual.length) return false;
-  let difference = 0;
-  for (let index = 0; index < expected.length; index++) {
-    difference |= expected.charCodeAt(index) ^ actual.charCodeAt(index);
-  }
-  return difference === 0;
+/** The two sides of the compare, reused: JavaScript runs one check at a time on this thread. */
+const expectedText = Buffer.alloc(SIGNATURE_CHARS);
+const presentedText = Buffer.alloc(SIGNATURE_CHARS);
+
+/**
+ * OpenSSL's CRYPTO_memcmp (timingSafeEqual) over the base64 text of the expected digest and of the
+ * signature as received: no Buffer allocated per line, no early exit, and a non-canonical spelling
+ * of the right digest never matches (it goes on to checkSignature, which names it). Both strings
+ * are SIGNATURE_CHARS of base64 here, so each write fills its buffer.
+ */
+function equalInConstantTime(expected: string, presented: string): boolean {
+  if (expected.length !== SIGNATURE_CHARS || presented.length !== SIGNATURE_CHARS) return false;
+  expectedText.write(expected, "latin1");
+  presentedText.write(presented, "latin1");
+  return timingSafeEqual(expectedText, presentedText);
 }
