@@ -20,8 +20,8 @@ import {
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { SEA_ASSETS } from "../../bin/sea-assets.ts";
-import { bundle, REPO_ROOT } from "./bundle.ts";
+import { SEA_ASSETS, SEA_PACKAGES } from "../../bin/sea-assets.ts";
+import { bundle, REPO_ROOT, seaAssetPackageSource } from "./bundle.ts";
 import { BUILD_DIR, loadPins, nodeBinary, TARGETS } from "./node-dist.ts";
 import { dropFromPageCache } from "./page-cache.ts";
 import type { NodeBinaries, Target } from "./node-dist.ts";
@@ -265,17 +265,30 @@ async function makeBinaries(pins: NodeBinaries, inputs: string): Promise<BuildIn
     rmSync(join(DIST_DIR, name), { force: true });
   }
 
-  // Three bundles: the whole command and the agent alone, stored as SEA assets, and the small main
-  // script that picks one (bin/sea-main.ts), so the agent's V8 holds only the agent's source.
+  // The whole command and the agent alone, stored as SEA assets, the small main script that picks
+  // one (bin/sea-main.ts), so the agent's V8 holds only the agent's source, and the packages the
+  // agent's bundle leaves out (mqtt, conf), an asset each, run only when the agent imports them.
   const bundles = {
     main: { entry: "bin/sea-main.ts", outfile: join(WORK_DIR, "sea-main.cjs") },
     cli: { entry: "bin/main.ts", outfile: join(WORK_DIR, SEA_ASSETS.cli) },
-    agent: { entry: "bin/agent-main.ts", outfile: join(WORK_DIR, SEA_ASSETS.agent) },
+    agent: {
+      entry: "bin/agent-main.ts",
+      outfile: join(WORK_DIR, SEA_ASSETS.agent),
+      seaPackages: SEA_PACKAGES,
+    },
   };
-  for (const { entry, outfile } of Object.values(bundles)) {
+  for (const { entry, outfile, ...rest } of Object.values(bundles)) {
     log(`bundling ${entry} with esbuild`);
-    const metafile = await bundle({ entry: join(REPO_ROOT, entry), outfile });
+    const metafile = await bundle({ entry: join(REPO_ROOT, entry), outfile, ...rest });
     writeFileSync(`${outfile}.meta.json`, JSON.stringify(metafile));
+  }
+  const packageAssets: Record<string, string> = {};
+  for (const [name, pkg] of Object.entries(SEA_PACKAGES)) {
+    const outfile = join(WORK_DIR, pkg.asset);
+    log(`bundling ${name} (the agent's ${pkg.asset}) with esbuild`);
+    const metafile = await bundle({ source: seaAssetPackageSource(name, pkg), outfile });
+    writeFileSync(`${outfile}.meta.json`, JSON.stringify(metafile));
+    packageAssets[pkg.asset] = outfile;
   }
   const bundleBytes = statSync(bundles.cli.outfile).size;
   const agentBundleBytes = statSync(bundles.agent.outfile).size;
@@ -291,6 +304,7 @@ async function makeBinaries(pins: NodeBinaries, inputs: string): Promise<BuildIn
         assets: {
           [SEA_ASSETS.cli]: bundles.cli.outfile,
           [SEA_ASSETS.agent]: bundles.agent.outfile,
+          ...packageAssets,
         },
         // Neither a V8 snapshot nor a code cache: both are tied to the V8 build and CPU of the node
         // that makes the blob, and the same blob goes into the arm64 binary.

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { build } from "esbuild";
 import type { BuildOptions, Metafile, Plugin } from "esbuild";
+import { SEA_ASSET_PREFIX } from "../../bin/sea-assets.ts";
 import { SYSTEMD_FILES, systemdFileText } from "../../systemd/files.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -81,12 +82,65 @@ export function inlineSystemdFilesPlugin(): Plugin {
   };
 }
 
+/** An npm package a bundle leaves out: it lives in the SEA asset `asset` (bin/sea-assets.ts). */
+export interface SeaAssetPackage {
+  readonly asset: string;
+  /** The names the bundle imports from it (esbuild fails the build on any other). */
+  readonly exports: readonly string[];
+}
+
+const SEA_PACKAGE_NAMESPACE = "homeward-sea-package";
+
+/**
+ * Replaces each package with a module that requires its asset (`homeward-sea-asset:<asset>`, which
+ * bin/sea-main.ts's require runs) and re-exports the names the bundle uses. Reached only through a
+ * dynamic import(), that module, and so the asset, runs at the first import, not at start.
+ */
+export function seaAssetPackagesPlugin(packages: Readonly<Record<string, SeaAssetPackage>>): Plugin {
+  return {
+    name: "homeward-sea-asset-packages",
+    setup(pluginBuild) {
+      const names = [...Object.keys(packages), SEA_ASSET_PREFIX].map((name) =>
+        name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"),
+      );
+      const filter = new RegExp(`^(?:${names.join("|")})`);
+      pluginBuild.onResolve({ filter }, (args) => {
+        if (args.path.startsWith(SEA_ASSET_PREFIX)) return { path: args.path, external: true };
+        if (!Object.hasOwn(packages, args.path) || args.namespace === SEA_PACKAGE_NAMESPACE) return undefined;
+        return { path: args.path, namespace: SEA_PACKAGE_NAMESPACE };
+      });
+      pluginBuild.onLoad({ filter: /.*/, namespace: SEA_PACKAGE_NAMESPACE }, (args) => {
+        const pkg = packages[args.path] as SeaAssetPackage;
+        const reexports = pkg.exports.map((name) =>
+          name === "default" ? "export default asset.default;" : `export const ${name} = asset.${name};`,
+        );
+        return {
+          contents: [
+            `const asset = require(${JSON.stringify(SEA_ASSET_PREFIX + pkg.asset)});`,
+            ...reexports,
+          ].join("\n"),
+          loader: "js",
+        };
+      });
+    },
+  };
+}
+
+/** The source of an asset that holds one package: the names the agent imports from it. */
+export function seaAssetPackageSource(name: string, pkg: SeaAssetPackage): string {
+  return `export { ${pkg.exports.join(", ")} } from ${JSON.stringify(name)};\n`;
+}
+
 export interface BundleOptions {
   readonly entry?: string;
+  /** Bundle this source (resolved from the repository's root) instead of `entry`. */
+  readonly source?: string;
   readonly outfile: string;
   readonly minify?: boolean;
   /** esbuild's target: node24 for the single binaries, node20 for the npm package (engines). */
   readonly target?: string;
+  /** Packages left out of the bundle, each loaded from its own SEA asset (seaAssetPackagesPlugin). */
+  readonly seaPackages?: Readonly<Record<string, SeaAssetPackage>>;
 }
 
 export function bundleOptions(options: BundleOptions): BuildOptions {
@@ -94,7 +148,9 @@ export function bundleOptions(options: BundleOptions): BuildOptions {
   const minify = options.minify ?? true;
   return {
     absWorkingDir: REPO_ROOT,
-    entryPoints: [entry],
+    ...(options.source === undefined
+      ? { entryPoints: [entry] }
+      : { stdin: { contents: options.source, resolveDir: REPO_ROOT, loader: "ts" as const } }),
     outfile: options.outfile,
     bundle: true,
     platform: "node",
@@ -120,7 +176,11 @@ export function bundleOptions(options: BundleOptions): BuildOptions {
     banner: {
       js: `"use strict";\nvar ${IMPORT_META_URL} = require("node:url").pathToFileURL(__filename).href;`,
     },
-    plugins: [topLevelAwaitPlugin(entry), inlineSystemdFilesPlugin()],
+    plugins: [
+      topLevelAwaitPlugin(entry),
+      inlineSystemdFilesPlugin(),
+      ...(options.seaPackages === undefined ? [] : [seaAssetPackagesPlugin(options.seaPackages)]),
+    ],
   };
 }
 
