@@ -170,7 +170,15 @@ export async function startAgent(options: AgentRunOptions): Promise<RunningAgent
   /** The shipper's view, plus what only the disk queue knows: lines its failing disk cost. */
   const shipStatus = (): ShipStatus => {
     const status = shipper.status();
-    return { ...status, buffer: { ...status.buffer, droppedUnwritten: buffer.droppedUnwritten() } };
+    const problem = buffer.problem();
+    return {
+      ...status,
+      buffer: {
+        ...status.buffer,
+        droppedUnwritten: buffer.droppedUnwritten(),
+        ...(problem !== undefined && { problem }),
+      },
+    };
   };
   const statusFile = new StatusFileWriter({
     path: statusFilePath(stateDir),

@@ -77,6 +77,12 @@ export class AgentBuffer {
     return this.droppedBeforeDisk + this.current.stats().droppedUnwritten;
   }
 
+  /** What keeps the disk buffer from being written, while that lasts (shown by `homeward status`). */
+  problem(): string | undefined {
+    if (!this.options.faults.active(BUFFER_FAULT)) return undefined;
+    return this.current.stats().lastError ?? "the disk buffer cannot be written";
+  }
+
   /**
    * Call as readings come in. In memory: tries the disk buffer again (at most every
    * BUFFER_REOPEN_MS) and, once it opens, has `moveToDisk` move what waits there, in order. On disk:

@@ -51,6 +51,11 @@ export function describeShipStatus(
     problems.push(`the server refuses most readings (${refusals}): the owner should check its auth file`);
   }
 
+  // A read-only or full SD card: readings survive only in memory, and not a power cut.
+  if (status.buffer.problem !== undefined) {
+    problems.push(`the disk cannot be written (${status.buffer.problem}): readings wait in memory only`);
+  }
+
   lines.push(problems.length === 0 ? `${who}: all good` : `${who}: PROBLEM — ${problems.join("; ")}`);
   lines.push(sendingLine(status, nowMs, silence > limits.maxSilenceMs));
   lines.push(waitingLine(status, nowMs));

@@ -42,6 +42,8 @@ export interface ShipStatus {
      * waiting in memory outgrew their bound (the oldest go first). Absent in older status files.
      */
     readonly droppedUnwritten?: number;
+    /** While the disk buffer cannot be written (read-only, full): why. Readings wait in memory meanwhile. */
+    readonly problem?: string;
   };
   /** The timestamp of the oldest line waiting; null when nothing waits. */
   readonly oldestReadingAt: number | null;
@@ -97,6 +99,7 @@ export function checkShipStatus(data: unknown): ShipStatus {
   }
   if (buffer?.droppedUnwritten !== undefined && !isNumber(buffer.droppedUnwritten))
     fail("buffer.droppedUnwritten");
+  if (buffer?.problem !== undefined && typeof buffer.problem !== "string") fail("buffer.problem");
   const dropped = record.droppedByReason;
   if (typeof dropped !== "object" || dropped === null || !Object.values(dropped).every(isNumber))
     fail("droppedByReason");

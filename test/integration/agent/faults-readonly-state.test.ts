@@ -90,6 +90,12 @@ test("a read-only state dir: the agent goes on from memory, bounded, logs it onc
     { what: "the agent to drop unwritten readings past its memory bound", timeoutMs: 60_000, describe },
   );
   const lastWhileDown = sequence.last();
+  // `homeward status` says so: the status file carries the disk's problem while it lasts.
+  await pollUntil(() => (/EROFS/.test(readAgentStatus(device).buffer.problem ?? "") ? true : undefined), {
+    what: "the status file to say the disk cannot be written",
+    timeoutMs: 30_000,
+    describe,
+  });
 
   // The server is back, the disk still read-only: the agent ships straight from memory.
   await startServer();

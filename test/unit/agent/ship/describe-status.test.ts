@@ -42,4 +42,16 @@ describe("status in plain words", () => {
     assert.equal(report.healthy, true);
     assert.ok(report.lines.includes("Refused by the server: 3 readings (timestamp_too_old: 3)"));
   });
+
+  test("a disk that cannot be written is a problem, said in plain words, and gone once it can", () => {
+    const healthy = sampleStatus({}, NOW);
+    const readOnly = { ...healthy, buffer: { ...healthy.buffer, problem: "EROFS: read-only file system" } };
+    const report = describeShipStatus(readOnly, NOW);
+    assert.equal(report.healthy, false);
+    assert.deepEqual(report.problems, [
+      "the disk cannot be written (EROFS: read-only file system): readings wait in memory only",
+    ]);
+    assert.match(report.lines[0] ?? "", /PROBLEM — the disk cannot be written/);
+    assert.equal(describeShipStatus(healthy, NOW).healthy, true);
+  });
 });
