@@ -1,12 +1,14 @@
+import { DEFAULT_LOG_INTERVAL_MS, IntervalLog } from "../../runtime/log/interval-log.ts";
+
 /** The subset of a pino logger a FaultLog writes to. */
 export interface FaultLogSink {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
 }
 
-export const DEFAULT_FAULT_LOG_INTERVAL_MS = 60_000;
+export const DEFAULT_FAULT_LOG_INTERVAL_MS = DEFAULT_LOG_INTERVAL_MS;
 
-/** Distinct faults remembered at once; past it the one logged longest ago is forgotten. */
+/** Distinct faults of one kind remembered at once; past it the one logged longest ago is forgotten. */
 const MAX_FAULTS = 64;
 
 export interface FaultLogOptions {
@@ -15,13 +17,6 @@ export interface FaultLogOptions {
   readonly intervalMs?: number;
   /** Milliseconds, monotonic or wall: only differences are used. */
   readonly now?: () => number;
-}
-
-interface FaultState {
-  readonly kind: string;
-  lastLoggedAt: number;
-  /** Occurrences since the last line logged for this fault (that line's own included). */
-  sinceLogged: number;
 }
 
 /**
@@ -40,7 +35,8 @@ export class FaultLog {
   private readonly log: FaultLogSink;
   private readonly intervalMs: number;
   private readonly now: () => number;
-  private readonly faults = new Map<string, FaultState>();
+  /** The once-per-interval gate of each kind, keyed by the fault's text (sameFaultText). */
+  private readonly gates = new Map<string, IntervalLog>();
   private readonly totals = new Map<string, number>();
 
   constructor(options: FaultLogOptions) {
@@ -52,18 +48,14 @@ export class FaultLog {
   /** One occurrence of a fault: logged now, or counted until its interval is over. */
   report(kind: string, message: string, details: object = {}): void {
     this.totals.set(kind, (this.totals.get(kind) ?? 0) + 1);
-    const key = `${kind}\u0000${sameFaultText(message)}`;
-    const now = this.now();
-    const state = this.faults.get(key);
-    if (state !== undefined && now - state.lastLoggedAt < this.intervalMs) {
-      state.sinceLogged++;
-      return;
+    let gate = this.gates.get(kind);
+    if (gate === undefined) {
+      gate = new IntervalLog(this.intervalMs, this.now, MAX_FAULTS);
+      this.gates.set(kind, gate);
     }
-    const occurrences = (state?.sinceLogged ?? 0) + 1;
-    this.faults.delete(key);
-    this.faults.set(key, { kind, lastLoggedAt: now, sinceLogged: 0 });
-    if (this.faults.size > MAX_FAULTS) this.faults.delete(this.faults.keys().next().value as string);
-    this.log.warn({ fault: kind, occurrences, ...details }, message);
+    const due = gate.take(sameFaultText(message));
+    if (due === undefined) return;
+    this.log.warn({ fault: kind, occurrences: due.unlogged + 1, ...details }, message);
   }
 
   /** The faults of `kind` are over: says so once (with how many there were), if any was reported. */
@@ -71,7 +63,7 @@ export class FaultLog {
     const total = this.totals.get(kind);
     if (total === undefined) return;
     this.totals.delete(kind);
-    for (const [key, state] of this.faults) if (state.kind === kind) this.faults.delete(key);
+    this.gates.delete(kind);
     this.log.info({ fault: kind, occurrences: total, ...details }, message);
   }
 

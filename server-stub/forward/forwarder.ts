@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { DurableQueue } from "../../queue/durable-queue.ts";
 import type { LineSink } from "../ingest/ingest.ts";
 import type { BackoffPolicy } from "./backoff.ts";
-import { IntervalLog } from "../log/interval-log.ts";
+import { IntervalLog } from "../../runtime/log/interval-log.ts";
 import { CarbonConnection } from "./carbon-connection.ts";
 import type { CarbonAddress } from "./carbon-connection.ts";
 

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { DiskQueue } from "../../queue/disk-queue.ts";
-import { IntervalLog } from "../log/interval-log.ts";
+import { IntervalLog } from "../../runtime/log/interval-log.ts";
 
 /**
  * Headroom between where the forwarder stops taking lines and where the queue would drop its

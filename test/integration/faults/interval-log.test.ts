@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import pino from "pino";
 import { Forwarder } from "../../../server-stub/forward/forwarder.ts";
-import { IntervalLog } from "../../../server-stub/log/interval-log.ts";
+import { IntervalLog } from "../../../runtime/log/interval-log.ts";
 import { freePort } from "../../harness/free-port.ts";
 
 // The fault tests run for seconds, under the server's one-minute interval: they show "at most

@@ -11,6 +11,8 @@ export class IntervalLog {
   constructor(
     private readonly intervalMs: number = DEFAULT_LOG_INTERVAL_MS,
     private readonly clock: () => number = () => performance.now(),
+    /** Kinds remembered at once; past it the one logged longest ago is forgotten. */
+    private readonly maxKinds: number = Number.POSITIVE_INFINITY,
   ) {}
 
   /**
@@ -24,7 +26,10 @@ export class IntervalLog {
       state.since++;
       return undefined;
     }
+    // Deleted first, so the map's order is the order of the last line logged.
+    this.kinds.delete(kind);
     this.kinds.set(kind, { loggedAtMs: now, since: 0 });
+    if (this.kinds.size > this.maxKinds) this.kinds.delete(this.kinds.keys().next().value as string);
     return { unlogged: state?.since ?? 0 };
   }
 
