@@ -9,25 +9,36 @@
 //   - the disk buffer's append and replay rates and bytes written per line (scripts/bench-queue.ts).
 // Targets (issue 4): RSS <= 1.35x bare node; CPU <= 1 % of a core at 10 s schedules.
 //
-// The agent ships to a local counting server (accepts every line, checks nothing). Its config is
-// the default one (system and pi every 10 s, net and self every minute) except for the server URL,
-// and pi and net reading fixture trees (test/fixtures/hosts/): pi sees a Pi 4's sysfs, and net finds
-// no default route and no Wi-Fi, so nothing leaves this machine.
+// The agent ships to a local counting server (scripts/bench/counting-sink.ts: accepts every line,
+// checks nothing), over http:// and, as a Pi is provisioned, over https:// with a certificate from a
+// throwaway CA (test/harness/certs.ts, needs `openssl`) that the agent trusts through
+// `server.ca_file`, as the README tells an owner with a private CA. Its config is the default one
+// (system and pi every 10 s, net and self every minute) except for the server URL (and CA file), and
+// pi and net reading fixture trees (test/fixtures/hosts/): pi sees a Pi 4's sysfs, and net finds no
+// default route and no Wi-Fi, so nothing leaves this machine. An agent row that received no line in
+// the measured window is marked FAILED and the script exits 1 (so warm-up plus window must span a
+// 10 s schedule: --seconds 20 is the shortest that is safe).
 //
 // Usage: node --import tsx scripts/bench-agent.ts [--warmup 20] [--seconds 60] [--queue-lines 200000]
+//          [--only=<row ids>] [--transport=http,https]
+//   --only: a comma list of row ids (npm, npm-unit-env, npm-v8, tsx, bin-unit, bin, bin-v8,
+//     bin-fresh, bare, bare-24); each bare Node an agent row runs on is kept for the ratio.
+//   --transport: the agent rows shipping over these (https rows: npm-unit-env, bin-unit).
+//   --queue-lines 0 skips the disk buffer's table.
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { gunzipSync } from "node:zlib";
 import { writeKeyFile } from "../protocol/key-file.ts";
 import { generateEd25519KeyPair } from "../protocol/keys.ts";
 import { AGENT_V8_ENV } from "../bin/agent-v8.ts";
+import { createTestPki } from "../test/harness/certs.ts";
+import type { TestPki } from "../test/harness/certs.ts";
+import { startCountingSink } from "./bench/counting-sink.ts";
+import type { CountingSink } from "./bench/counting-sink.ts";
 import { REPO_ROOT } from "./build/bundle.ts";
 import { nodeBinary } from "./build/node-dist.ts";
 import { buildNpmBundle } from "./build/npm-bundle.ts";
@@ -38,11 +49,22 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "20" },
     seconds: { type: "string", default: "60" },
     "queue-lines": { type: "string", default: "200000" },
+    only: { type: "string" },
+    transport: { type: "string", default: "http,https" },
   },
 });
 const WARMUP_S = Number(values.warmup);
 const SECONDS = Number(values.seconds);
 const QUEUE_LINES = Number(values["queue-lines"]);
+const listOption = (value: string): Set<string> =>
+  new Set(
+    value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+const ONLY = values.only === undefined ? undefined : listOption(values.only);
+const TRANSPORTS = listOption(values.transport);
 const CLK_TCK = 100;
 const NPM_ENTRY = join(REPO_ROOT, "bin/homeward.js");
 const UNIT = join(REPO_ROOT, "systemd/homeward-agent.service");
@@ -52,37 +74,29 @@ const KEEP_ALIVE = "setInterval(() => {}, 1 << 30)";
 const work = mkdtempSync(join(tmpdir(), "homeward-bench-agent-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
 
-// ---- the sink ---------------------------------------------------------------------------------
-
-/** Lines received, by key id (each agent has its own). */
-const received = new Map<string, number>();
-const sink = createServer((request, response) => {
-  const chunks: Buffer[] = [];
-  request.on("data", (chunk: Buffer) => chunks.push(chunk));
-  request.on("end", () => {
-    const raw = Buffer.concat(chunks);
-    const body = request.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw;
-    const lines = body
-      .toString("utf8")
-      .split("\n")
-      .filter((line) => line.length > 0);
-    for (const line of lines) {
-      const key = line.split(" ")[3] ?? "";
-      received.set(key, (received.get(key) ?? 0) + 1);
-    }
-    const count = lines.length;
-    response.writeHead(200, { "content-type": "application/json" });
-    response.end(JSON.stringify({ accepted: count, rejected: {}, errors: [] }));
-  });
-});
-await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
-const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-
 // ---- processes and /proc ------------------------------------------------------------------------
+
+type Transport = "http" | "https";
+const TRANSPORT_LABEL: Record<Transport, string> = {
+  http: "http:// server",
+  https: "https:// server (custom CA)",
+};
+
+/** One row of the table: a bare Node, or an agent shipping over `transport`. */
+interface Row {
+  /** What `--only` names. */
+  readonly id: string;
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly transport?: Transport;
+}
 
 interface Measured {
   readonly name: string;
   readonly node: string;
+  readonly agent: boolean;
   readonly rssMedian: number;
   readonly rssMax: number;
   readonly anon: number;
@@ -90,6 +104,8 @@ interface Measured {
   readonly cpuPercent: number;
   readonly writeBytes: number;
   readonly lines: number;
+  /** Why the row's figures are missing or meaningless: it died, or an agent shipped nothing. */
+  readonly failure?: string;
 }
 
 function procStatus(pid: number, field: string): number {
@@ -114,12 +130,25 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+interface Started {
+  readonly child: ChildProcess;
+  /** The last 8 KiB of its stdout and stderr. */
+  output(): string;
+}
+
+/** Every process started here, killed if this script exits (or throws) before measure() does. */
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+function start(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Started {
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  children.add(child);
   let output = "";
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString("utf8")).slice(-8192);
@@ -127,46 +156,77 @@ function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Ch
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   child.on("exit", (code, signal) => {
+    children.delete(child);
     if (signal !== "SIGTERM" && signal !== "SIGKILL" && code !== 0) {
       console.error(`${command} ${args.join(" ")} exited (${code ?? signal}):\n${output}`);
     }
   });
-  return child;
+  return { child, output: () => output };
 }
 
-/** Samples a running process once a second for SECONDS, after WARMUP_S. */
+/**
+ * Samples a running process once a second for SECONDS, after WARMUP_S. An agent (`lines` given)
+ * that received no line in that window is a failure, reported with the tail of its output.
+ */
 async function measure(
   name: string,
   node: string,
-  child: ChildProcess,
-  lines: () => number,
+  { child, output }: Started,
+  lines?: () => number,
 ): Promise<Measured> {
   const pid = child.pid as number;
-  await delay(WARMUP_S * 1000);
-  if (child.exitCode !== null) throw new Error(`${name} exited during the warm-up`);
-  const rss: number[] = [];
-  const cpu0 = cpuSeconds(pid);
-  const write0 = writeBytes(pid);
-  const lines0 = lines();
-  const started = performance.now();
-  for (let second = 0; second < SECONDS; second++) {
-    rss.push(procStatus(pid, "VmRSS"));
-    await delay(1000);
-  }
-  const elapsed = (performance.now() - started) / 1000;
-  const result: Measured = {
+  const agent = lines !== undefined;
+  const stop = (failure?: string): string | undefined => {
+    child.kill("SIGTERM");
+    if (failure !== undefined) {
+      console.error(`FAILED: ${name}: ${failure}; its last output:\n${output() || "(none)"}\n`);
+    }
+    return failure;
+  };
+  const unmeasured = (failure: string): Measured => ({
     name,
     node,
-    rssMedian: median(rss),
-    rssMax: Math.max(...rss),
-    anon: procStatus(pid, "RssAnon"),
-    file: procStatus(pid, "RssFile"),
-    cpuPercent: ((cpuSeconds(pid) - cpu0) / elapsed) * 100,
-    writeBytes: writeBytes(pid) - write0,
-    lines: lines() - lines0,
-  };
-  child.kill("SIGTERM");
-  return result;
+    agent,
+    rssMedian: Number.NaN,
+    rssMax: Number.NaN,
+    anon: Number.NaN,
+    file: Number.NaN,
+    cpuPercent: Number.NaN,
+    writeBytes: Number.NaN,
+    lines: 0,
+    failure: stop(failure),
+  });
+  await delay(WARMUP_S * 1000);
+  if (child.exitCode !== null || child.signalCode !== null) return unmeasured("exited during the warm-up");
+  try {
+    const rss: number[] = [];
+    const cpu0 = cpuSeconds(pid);
+    const write0 = writeBytes(pid);
+    const lines0 = lines?.() ?? 0;
+    const started = performance.now();
+    for (let second = 0; second < SECONDS; second++) {
+      rss.push(procStatus(pid, "VmRSS"));
+      await delay(1000);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const shipped = (lines?.() ?? 0) - lines0;
+    return {
+      name,
+      node,
+      agent,
+      rssMedian: median(rss),
+      rssMax: Math.max(...rss),
+      anon: procStatus(pid, "RssAnon"),
+      file: procStatus(pid, "RssFile"),
+      cpuPercent: ((cpuSeconds(pid) - cpu0) / elapsed) * 100,
+      writeBytes: writeBytes(pid) - write0,
+      lines: shipped,
+      failure: stop(agent && shipped === 0 ? "no lines received" : undefined),
+    };
+  } catch (error) {
+    // /proc/<pid> is gone: it exited while being measured.
+    return unmeasured(`exited while measured (${(error as Error).message})`);
+  }
 }
 
 function nodeVersion(node: string): string {
@@ -175,8 +235,11 @@ function nodeVersion(node: string): string {
 
 // ---- the agent's setup ---------------------------------------------------------------------------
 
-/** A key, a default config pointing at the sink, and a state dir; returns the agent's arguments. */
-function agentArgs(name: string): string[] {
+/**
+ * A key, a default config pointing at `sink` (trusting `caFile` when given) and a state dir;
+ * returns the agent's arguments.
+ */
+function agentArgs(name: string, sink: CountingSink, caFile?: string): string[] {
   const dir = join(work, name);
   const keyFile = join(dir, "device.key");
   spawnSync("mkdir", ["-p", join(dir, "state")]);
@@ -193,7 +256,7 @@ function agentArgs(name: string): string[] {
     JSON.stringify({
       device: name,
       key_file: keyFile,
-      server: { url: sinkUrl },
+      server: { url: sink.url, ...(caFile === undefined ? {} : { ca_file: caFile }) },
       collect: {
         pi: { root: join(REPO_ROOT, "test/fixtures/hosts/pi4-bookworm") },
         net: { root: join(REPO_ROOT, "test/fixtures/hosts/bare") },
@@ -203,7 +266,7 @@ function agentArgs(name: string): string[] {
   return ["agent", "--config", config, "--state-dir", join(dir, "state")];
 }
 
-// ---- runs --------------------------------------------------------------------------------------
+// ---- the rows ----------------------------------------------------------------------------------
 
 const node20 = process.execPath;
 const node24 = (() => {
@@ -233,9 +296,108 @@ const UNIT_ENV_TEXT = Object.entries(UNIT_ENV)
   .join(" ");
 const V8_DEFAULTS = { [AGENT_V8_ENV]: "default" };
 const BUNDLED = { HOMEWARD_RUNNER: "bundle" };
+// The same bytes as the binary written with one write, as a build leaves them in the page cache
+// (large folios, mapped whole on a fault): what the "binary" rows measured before the cache was
+// dropped. Written only when its row runs.
+const FRESH_COPY = join(work, "homeward-fresh-copy");
+/** The single binary and its copies: the Node inside them is the pinned Node 24. */
+const binaries = new Set<string>([BINARY, FRESH_COPY]);
+
+const rows: Row[] = [];
+const bare = (id: string, node: string): void => {
+  rows.push({ id, name: "bare `node -e` (stays alive)", command: node, args: ["-e", KEEP_ALIVE] });
+};
+const agent = (
+  id: string,
+  transports: readonly Transport[],
+  name: string,
+  command: string,
+  args: readonly string[],
+  env?: NodeJS.ProcessEnv,
+): void => {
+  for (const transport of transports) {
+    rows.push({ id, name: `${name}, ${TRANSPORT_LABEL[transport]}`, command, args, env, transport });
+  }
+};
+
+bare("bare", node20);
+agent("npm", ["http"], "`npx homeward agent`, installed package", node20, [NPM_ENTRY], BUNDLED);
+agent("npm-unit-env", ["http", "https"], `installed package, \`${UNIT_ENV_TEXT}\``, node20, [NPM_ENTRY], {
+  ...BUNDLED,
+  ...UNIT_ENV,
+});
+agent(
+  "npm-v8",
+  ["http"],
+  "installed package, V8 defaults (`HOMEWARD_AGENT_V8=default`)",
+  node20,
+  [NPM_ENTRY],
+  { ...BUNDLED, ...V8_DEFAULTS },
+);
+agent("tsx", ["http"], "`npx homeward agent` in a git checkout (tsx)", node20, [NPM_ENTRY], {
+  HOMEWARD_RUNNER: "tsx",
+});
+if (node24) bare("bare-24", node24);
+if (haveBinary) {
+  agent(
+    "bin-unit",
+    ["http", "https"],
+    "`dist/homeward-linux-x64 agent` as the unit runs it",
+    BINARY,
+    [],
+    UNIT_ENV,
+  );
+  agent("bin", ["http"], "binary, without the unit's environment", BINARY, []);
+  agent("bin-v8", ["http"], "binary, no unit environment, V8 defaults", BINARY, [], V8_DEFAULTS);
+  agent(
+    "bin-fresh",
+    ["http"],
+    "binary, a fresh one-write copy (page cache as a build leaves it)",
+    FRESH_COPY,
+    [],
+    UNIT_ENV,
+  );
+}
+
+const usage = (problem: string): never => {
+  console.error(problem);
+  process.exit(2);
+};
+const ids = [...new Set(rows.map((row) => row.id))];
+for (const id of ONLY ?? []) {
+  if (!ids.includes(id)) usage(`--only: no row "${id}" here (rows: ${ids.join(", ")})`);
+}
+for (const transport of TRANSPORTS) {
+  if (!(transport in TRANSPORT_LABEL)) usage(`--transport: "${transport}" is not http or https`);
+}
+
+/** The Node an agent row runs on, as the bare row's command that runs the same Node. */
+const nodeOf = (row: Row): string | undefined => (binaries.has(row.command) ? node24 : row.command);
+const agentRows = rows.filter(
+  (row) => row.transport !== undefined && (ONLY?.has(row.id) ?? true) && TRANSPORTS.has(row.transport),
+);
+const selected = rows.filter(
+  (row) =>
+    agentRows.includes(row) ||
+    (row.transport === undefined &&
+      (ONLY === undefined || ONLY.has(row.id) || agentRows.some((other) => nodeOf(other) === row.command))),
+);
+
+// ---- runs --------------------------------------------------------------------------------------
+
+const sinks = new Map<Transport, CountingSink>();
+let pki: TestPki | undefined;
+if (selected.some((row) => row.transport === "http")) sinks.set("http", await startCountingSink());
+if (selected.some((row) => row.transport === "https")) {
+  pki = await createTestPki();
+  sinks.set("https", await startCountingSink(pki.server));
+}
 
 // The npm package's prebuilt bundle (what `npm pack` puts in the package).
-await buildNpmBundle();
+if (selected.some((row) => row.command === node20 && row.transport !== undefined)) await buildNpmBundle();
+if (selected.some((row) => row.command === FRESH_COPY)) {
+  writeFileSync(FRESH_COPY, readFileSync(BINARY), { mode: 0o755 });
+}
 
 // Every executable starts from a cold page cache, as after a reboot: how a file got into the cache
 // changes how much of it a process maps (scripts/build/page-cache.ts; a freshly built binary showed
@@ -243,97 +405,53 @@ await buildNpmBundle();
 const executables = [node20, ...(node24 ? [node24] : []), ...(haveBinary ? [BINARY] : [])];
 const dropped = executables.filter((file) => dropFromPageCache(file));
 
-const runs: Promise<Measured>[] = [];
-/** The single binary and its copies: the Node inside them is the pinned Node 24. */
-const binaries = new Set<string>([BINARY]);
-const none = (): number => 0;
-const linesOf = (key: string) => (): number => received.get(key) ?? 0;
-const agentRun = (
-  name: string,
-  key: string,
-  command: string,
-  args: string[],
-  env?: NodeJS.ProcessEnv,
-): void => {
-  runs.push(
-    measure(
-      name,
-      binaries.has(command) ? "v24 (in the binary)" : nodeVersion(command),
-      start(command, [...args, ...agentArgs(key)], env),
-      linesOf(key),
-    ),
-  );
-};
-const bare = (node: string): void => {
-  runs.push(
-    measure("bare `node -e` (stays alive)", nodeVersion(node), start(node, ["-e", KEEP_ALIVE]), none),
-  );
-};
-
-bare(node20);
-agentRun("`npx homeward agent`, installed package", "bench-npm", node20, [NPM_ENTRY], BUNDLED);
-agentRun(`installed package, \`${UNIT_ENV_TEXT}\``, "bench-npm-env", node20, [NPM_ENTRY], {
-  ...BUNDLED,
-  ...UNIT_ENV,
-});
-agentRun(
-  "installed package, V8 defaults (`HOMEWARD_AGENT_V8=default`)",
-  "bench-npm-v8",
-  node20,
-  [NPM_ENTRY],
-  {
-    ...BUNDLED,
-    ...V8_DEFAULTS,
-  },
+const results = await Promise.all(
+  selected.map((row) => {
+    const node = binaries.has(row.command) ? "v24 (in the binary)" : nodeVersion(row.command);
+    if (row.transport === undefined) return measure(row.name, node, start(row.command, row.args, row.env));
+    const sink = sinks.get(row.transport) as CountingSink;
+    const key = `bench-${row.id}-${row.transport}`;
+    const args = [...row.args, ...agentArgs(key, sink, row.transport === "https" ? pki?.caFile : undefined)];
+    return measure(row.name, node, start(row.command, args, row.env), () => sink.lines(key));
+  }),
 );
-agentRun("`npx homeward agent` in a git checkout (tsx)", "bench-tsx", node20, [NPM_ENTRY], {
-  HOMEWARD_RUNNER: "tsx",
-});
-if (node24) bare(node24);
-if (haveBinary) {
-  agentRun("`dist/homeward-linux-x64 agent` as the unit runs it", "bench-bin-unit", BINARY, [], UNIT_ENV);
-  agentRun("binary, without the unit's environment", "bench-bin", BINARY, []);
-  agentRun("binary, no unit environment, V8 defaults", "bench-bin-v8", BINARY, [], V8_DEFAULTS);
-  // The same bytes written with one write, as a build leaves them in the page cache (large folios,
-  // mapped whole on a fault): what the "binary" rows measured before the cache was dropped.
-  const freshCopy = join(work, "homeward-fresh-copy");
-  writeFileSync(freshCopy, readFileSync(BINARY), { mode: 0o755 });
-  binaries.add(freshCopy);
-  agentRun(
-    "binary, a fresh one-write copy (page cache as a build leaves it)",
-    "bench-bin-fresh",
-    freshCopy,
-    [],
-    UNIT_ENV,
-  );
-}
-
-const results = await Promise.all(runs);
-sink.close();
-sink.closeAllConnections();
+for (const sink of sinks.values()) sink.close();
+await pki?.dispose();
 
 // ---- report ------------------------------------------------------------------------------------
 
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 const cpuModel = cpus()[0]?.model ?? "unknown CPU";
+const overTransports = [...sinks.keys()].map((transport) => `${transport}://`).join(" and ");
+const customCa = sinks.has("https")
+  ? " (https: a certificate from a throwaway CA the agent trusts through `server.ca_file`)"
+  : "";
 console.log(
-  `Agent steady state, default config (system and pi every 10 s, net and self every minute), shipping to a local sink. ` +
+  `Agent steady state, default config (system and pi every 10 s, net and self every minute), shipping to a local sink` +
+    `${overTransports === "" ? "" : ` over ${overTransports}${customCa}`}. ` +
     `${SECONDS} s measured after ${WARMUP_S} s of warm-up; ${cpuModel}, ${cpus().length} cores. ` +
     `Dropped from the page cache before the runs: ${dropped.length > 0 ? dropped.join(", ") : "nothing (no dd)"}.\n`,
 );
+const failedName = (result: Measured): string =>
+  result.failure === undefined ? result.name : `${result.name} **FAILED: ${result.failure}**`;
 console.log(
   "| process | Node | RSS median MiB | RSS max MiB | anon / file MiB | × bare node | CPU % of a core |",
 );
 console.log("|---|---|---:|---:|---:|---:|---:|");
 for (const result of results) {
+  if (result.failure !== undefined && Number.isNaN(result.rssMedian)) {
+    console.log(`| ${failedName(result)} | ${result.node} | – | – | – | – | – |`);
+    continue;
+  }
   const bare = results.find(
     (other) =>
-      other.name.startsWith("bare") &&
+      !other.agent &&
+      other.failure === undefined &&
       (other.node === result.node || (result.node.startsWith("v24") && other.node.startsWith("v24"))),
   );
   const ratio = bare ? (result.rssMedian / bare.rssMedian).toFixed(2) : "–";
   console.log(
-    `| ${result.name} | ${result.node} | ${mib(result.rssMedian)} | ${mib(result.rssMax)} | ${mib(result.anon)} / ${mib(result.file)} | ${ratio}× | ${result.cpuPercent.toFixed(2)} |`,
+    `| ${failedName(result)} | ${result.node} | ${mib(result.rssMedian)} | ${mib(result.rssMax)} | ${mib(result.anon)} / ${mib(result.file)} | ${ratio}× | ${result.cpuPercent.toFixed(2)} |`,
   );
 }
 if (!node24)
@@ -341,23 +459,37 @@ if (!node24)
 if (!haveBinary)
   console.log("\n(dist/homeward-linux-x64 is not built: run `npm run build:binaries` for its row)");
 
-const agentRows = results.filter((result) => !result.name.startsWith("bare"));
-console.log(`\nDisk writes by the agents in the ${SECONDS} s window (/proc/<pid>/io write_bytes):\n`);
-console.log("| process | lines shipped | bytes written | bytes per line |");
-console.log("|---|---:|---:|---:|");
-for (const result of agentRows) {
-  const perLine = result.lines > 0 ? (result.writeBytes / result.lines).toFixed(1) : "–";
-  console.log(`| ${result.name} | ${result.lines} | ${result.writeBytes} | ${perLine} |`);
+const agentResults = results.filter((result) => result.agent);
+if (agentResults.length > 0) {
+  console.log(`\nDisk writes by the agents in the ${SECONDS} s window (/proc/<pid>/io write_bytes):\n`);
+  console.log("| process | lines shipped | bytes written | bytes per line |");
+  console.log("|---|---:|---:|---:|");
+  for (const result of agentResults) {
+    const perLine = result.lines > 0 ? (result.writeBytes / result.lines).toFixed(1) : "–";
+    const written = Number.isNaN(result.writeBytes) ? "–" : String(result.writeBytes);
+    console.log(`| ${failedName(result)} | ${result.lines} | ${written} | ${perLine} |`);
+  }
 }
 
-console.log(`\nDisk buffer (scripts/bench-queue.ts ${QUEUE_LINES}):\n`);
-const queue = spawnSync(
-  node20,
-  ["--import", "tsx", join(REPO_ROOT, "scripts/bench-queue.ts"), String(QUEUE_LINES)],
-  {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-  },
-);
-process.stdout.write(queue.stdout);
-if (queue.status !== 0) console.error(queue.stderr);
+const failures = results.filter((result) => result.failure !== undefined);
+if (failures.length > 0) {
+  process.exitCode = 1;
+  console.error(`\n${failures.length} row(s) FAILED: ${failures.map(failedName).join("; ")}`);
+}
+
+if (QUEUE_LINES > 0) {
+  console.log(`\nDisk buffer (scripts/bench-queue.ts ${QUEUE_LINES}):\n`);
+  const queue = spawnSync(
+    node20,
+    ["--import", "tsx", join(REPO_ROOT, "scripts/bench-queue.ts"), String(QUEUE_LINES)],
+    {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    },
+  );
+  process.stdout.write(queue.stdout);
+  if (queue.status !== 0) {
+    process.exitCode = 1;
+    console.error(queue.stderr);
+  }
+}
