@@ -21,6 +21,12 @@ export interface UnsignedLine extends CarbonPoint {
 export interface SignedLine extends UnsignedLine {
   /** base64 with padding, exactly as received. */
   readonly signature: string;
+  /**
+   * Set by the parser only, to the received text that is exactly canonicalMessage of this line, so
+   * that the hot path neither rebuilds it nor formats the timestamp again (see signedMessage and
+   * carbonLineOf). A line made from another, e.g. by spreading it, must leave it out.
+   */
+  readonly message?: string;
 }
 
 export type ParseResult<T> =
@@ -177,6 +183,10 @@ const ZERO = 0x30;
 const LOWER_E = 0x65;
 const UPPER_E = 0x45;
 const MAX_TIMESTAMP_DIGITS = 16;
+/** Every whole number of up to 15 digits is below 2^53: it reads, and formats back, exactly. */
+const MAX_EXACT_TIMESTAMP_DIGITS = 15;
+/** Any decimal with at most this many digits and no exponent is below Number.MAX_VALUE. */
+const MAX_FINITE_PLAIN_DIGITS = 308;
 
 function hasClass(code: number, charClass: number): boolean {
   return code < 128 && ((CHAR_CLASS[code] as number) & charClass) !== 0;
@@ -229,7 +239,8 @@ function scanSignedLine(text: string, maxBytes: number): SignedLine | undefined 
   }
   if (digits === 0) return undefined;
   code = text.charCodeAt(index);
-  if (code === LOWER_E || code === UPPER_E) {
+  const hasExponent = code === LOWER_E || code === UPPER_E;
+  if (hasExponent) {
     code = text.charCodeAt(++index);
     if (code === PLUS || code === MINUS) index++;
     const exponentStart = index;
@@ -238,17 +249,26 @@ function scanSignedLine(text: string, maxBytes: number): SignedLine | undefined 
   }
   if (index >= end || text.charCodeAt(index) !== SPACE) return undefined;
   const value = text.slice(valueStart, index);
-  if (!Number.isFinite(Number(value))) return undefined;
+  // Without an exponent, up to 308 digits before the point is always finite: no Number() needed.
+  if ((hasExponent || digits > MAX_FINITE_PLAIN_DIGITS) && !Number.isFinite(Number(value))) return undefined;
   index++;
 
-  // timestamp: 0, or up to 16 digits without a leading zero
+  // timestamp: 0, or up to 16 digits without a leading zero, its value read as it is scanned
   const timestampStart = index;
-  index = skipDigits(text, index, end);
+  let timestamp = 0;
+  for (; index < end; index++) {
+    const digit = text.charCodeAt(index) - ZERO;
+    if (digit < 0 || digit > 9) break;
+    timestamp = timestamp * 10 + digit;
+  }
   const timestampDigits = index - timestampStart;
   if (timestampDigits === 0 || timestampDigits > MAX_TIMESTAMP_DIGITS) return undefined;
   if (timestampDigits > 1 && text.charCodeAt(timestampStart) === ZERO) return undefined;
   if (index >= end || text.charCodeAt(index) !== SPACE) return undefined;
   const timestampEnd = index++;
+  // Exact below 2^53; a longer one is read (and formatted) by Number, as the field parser does.
+  const exact = timestampDigits <= MAX_EXACT_TIMESTAMP_DIGITS;
+  if (!exact) timestamp = Number(text.slice(timestampStart, timestampEnd));
 
   // key id
   const keyIdStart = index;
@@ -270,13 +290,12 @@ function scanSignedLine(text: string, maxBytes: number): SignedLine | undefined 
   const signatureLength = index - signatureStart;
   if (index !== end || signatureLength === 0 || signatureLength % 4 !== 0) return undefined;
 
-  return {
-    metric: text.slice(0, metricEnd),
-    value,
-    timestamp: Number(text.slice(timestampStart, timestampEnd)),
-    keyId: text.slice(keyIdStart, keyIdEnd),
-    signature: text.slice(signatureStart, end),
-  };
+  const metric = text.slice(0, metricEnd);
+  const keyId = text.slice(keyIdStart, keyIdEnd);
+  const signature = text.slice(signatureStart, end);
+  // The text up to the key id is the canonical message whenever the timestamp reads back as written.
+  if (!exact) return { metric, value, timestamp, keyId, signature };
+  return { metric, value, timestamp, keyId, signature, message: text.slice(0, keyIdEnd) };
 }
 
 /**
@@ -309,6 +328,18 @@ function stripNewline(text: string): string {
 /** The exact bytes that are signed: the first four fields joined by single spaces, no newline. */
 export function canonicalMessage(line: UnsignedLine): string {
   return `${line.metric} ${line.value} ${line.timestamp} ${line.keyId}`;
+}
+
+/** canonicalMessage, taken from the received text when the parser kept it (SignedLine.message). */
+export function signedMessage(line: SignedLine): string {
+  return line.message ?? canonicalMessage(line);
+}
+
+/** formatCarbonLine for a parsed line, cut from the received text when the parser kept it. */
+export function carbonLineOf(line: SignedLine): string {
+  const message = line.message;
+  if (message === undefined) return formatCarbonLine(line);
+  return `${message.slice(0, message.length - line.keyId.length - 1)}\n`;
 }
 
 /** The wire line without its newline. */

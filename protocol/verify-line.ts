@@ -1,6 +1,6 @@
 import type { Algorithm, MessageVerifier } from "./keys.ts";
 import { SIGNATURE_BYTES } from "./keys.ts";
-import { canonicalMessage } from "./line.ts";
+import { signedMessage } from "./line.ts";
 import type { SignedLine } from "./line.ts";
 import { RejectReason } from "./reasons.ts";
 
@@ -20,7 +20,7 @@ export function checkSignature(
   const signature = Buffer.from(line.signature, "base64");
   if (signature.length !== expectedBytes) return RejectReason.BadSignatureLength;
   if (signature.toString("base64") !== line.signature) return RejectReason.BadSignatureEncoding;
-  const message = canonicalMessage(line);
+  const message = signedMessage(line);
   for (const verifier of verifiers) {
     if (verifier.verify(message, signature)) return undefined;
   }

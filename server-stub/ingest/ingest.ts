@@ -1,4 +1,4 @@
-import { formatCarbonLine } from "../../protocol/line.ts";
+import { carbonLineOf } from "../../protocol/line.ts";
 import type { SignedLine } from "../../protocol/line.ts";
 import { RejectReason } from "../../protocol/reasons.ts";
 import type { AuthEntry } from "../auth/auth-file.ts";
@@ -163,7 +163,7 @@ export class Ingest {
       this.reject(result, context, index, RejectReason.ForwardOverflow);
       return;
     }
-    out.push(formatCarbonLine(line));
+    out.push(carbonLineOf(line));
     result.accepted++;
     this.deps.stats.accepted(line.keyId);
     this.deps.onDecided?.(context, undefined);

@@ -2,7 +2,7 @@ import { verify } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { ed25519PublicKeyObject, SIGNATURE_BYTES } from "../../protocol/keys.ts";
 import type { MessageVerifier } from "../../protocol/keys.ts";
-import { canonicalMessage } from "../../protocol/line.ts";
+import { signedMessage } from "../../protocol/line.ts";
 import type { SignedLine } from "../../protocol/line.ts";
 import { RejectReason } from "../../protocol/reasons.ts";
 import { checkSignature } from "../../protocol/verify-line.ts";
@@ -73,7 +73,7 @@ export class SignatureChecker {
     const encoding = checkEncoding(line.signature);
     if (encoding !== undefined) return encoding;
     (this.pool as VerifyWorkerPool).verify(
-      { publicKeys: this.keysOf(entry), signature: line.signature, message: canonicalMessage(line) },
+      { publicKeys: this.keysOf(entry), signature: line.signature, message: signedMessage(line) },
       (good) => done(good ? undefined : RejectReason.BadSignature),
     );
     return DEFERRED;
@@ -124,7 +124,7 @@ export class SignatureChecker {
  * wrong (the verdict is the same either way, the fast path only skips decoding good signatures).
  */
 function checkHmac(line: SignedLine, verifiers: readonly MessageVerifier[]): SignatureVerdict {
-  const message = canonicalMessage(line);
+  const message = signedMessage(line);
   for (const verifier of verifiers) {
     if (isHmacVerifier(verifier) && verifier.matches(message, line.signature)) return undefined;
   }
