@@ -82,11 +82,14 @@ export function compileMetricAcl(patterns: readonly string[]): MetricAcl {
     else exact.add(pattern);
   }
   if (globs.length === 0) return { allows: (metric) => exact.has(metric) };
+  // Checked per line: no lookup in an empty set, and no closure per test.
+  const hasExact = exact.size > 0;
   return {
     allows: (metric) => {
-      if (exact.has(metric)) return true;
+      if (hasExact && exact.has(metric)) return true;
       const dotted = `${metric}.`;
-      return globs.some((glob) => glob.test(dotted));
+      for (const glob of globs) if (glob.test(dotted)) return true;
+      return false;
     },
   };
 }

@@ -4,7 +4,7 @@ import { RejectReason } from "../../protocol/reasons.ts";
 import type { AuthEntry, AuthTable } from "../auth/auth-file.ts";
 import type { Dedupe } from "../limits/dedupe.ts";
 import type { BucketMap, BucketPolicy } from "../limits/token-bucket.ts";
-import { checkAcl, checkTimeWindow, lookUpKey } from "./steps.ts";
+import { checkAcl, checkTimeWindow } from "./steps.ts";
 import type { TimeWindow } from "./steps.ts";
 
 /**
@@ -54,16 +54,13 @@ export const parseLine: Step = (context, state) => {
   return undefined;
 };
 
+/** lookUpKey's decision, without an object per line. */
 export const findKey: Step = (context, state) => {
-  const table = state.auth();
-  const found = lookUpKey(context.line as SignedLine, table);
-  if ("reason" in found) {
-    // A disabled key is still a known key: its rejections are counted under its name.
-    context.entry = table.entries.get((context.line as SignedLine).keyId);
-    return found.reason;
-  }
-  context.entry = found.entry;
-  return undefined;
+  const entry = state.auth().entries.get((context.line as SignedLine).keyId);
+  if (entry === undefined) return RejectReason.UnknownKey;
+  // A disabled key is still a known key: its rejections are counted under its name.
+  context.entry = entry;
+  return entry.disabled ? RejectReason.KeyDisabled : undefined;
 };
 
 export const takeKeyToken: Step = (context, state) => {
