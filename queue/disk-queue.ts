@@ -6,7 +6,7 @@ import type { QueueFile } from "./queue-fs.ts";
 import { writeFully } from "./queue-fs.ts";
 import { encodeFrame, frameBytes, MAX_FRAME_OVERHEAD } from "./record-frame.ts";
 import type { Damage, FrameVisitor } from "./segment-reader.ts";
-import { readFrames } from "./segment-reader.ts";
+import { readFrames, ReadBuffer } from "./segment-reader.ts";
 import { parseSegmentFileName, SEGMENT_HEADER, SEGMENT_HEADER_BYTES } from "./segment-files.ts";
 import { recoverSegment } from "./segment-recovery.ts";
 import { SeqRanges } from "./seq-ranges.ts";
@@ -65,13 +65,15 @@ interface Retired {
 /**
  * The durable queue on disk: append-only segment files plus an append-only ack log (see
  * README.md for the format). Memory use is bounded by the number of segments and the unwritten
- * buffer, never by the backlog: records are read back from disk only when peeked.
+ * buffer, never by the backlog: records are read back from disk only when peeked, into one buffer.
  *
  * Disk operations (flush, peek, ack, deletions) run one at a time, in call order; append is
  * synchronous and only touches memory.
  */
 export class DiskQueue implements DurableQueue {
   private readonly segments: Segment[] = [];
+  /** What records are read into from disk, on open and by peeks; let go once none are left there. */
+  private readonly readBuffer = new ReadBuffer();
   /** The segment flushes write to; the last of `segments` once it holds a record. */
   private active: Segment | undefined;
   /** Offset in segments[0] of the first record not yet consumed. */
@@ -227,6 +229,7 @@ export class DiskQueue implements DurableQueue {
       dir,
       fsync,
       maxRecordBytes,
+      readBuffer: this.readBuffer,
       onDamage: (segment: Segment, damage: Damage, seqBound: number | undefined) => {
         this.countDamage(segment, damage, seqBound, Number.POSITIVE_INFINITY);
       },
@@ -250,6 +253,7 @@ export class DiskQueue implements DurableQueue {
     }
     this.nextSeq = last + 1;
     this.dropOldestSegmentsOverMaxBytes();
+    this.releaseReadBufferWhenDrained();
     await this.deleteRetired();
   }
 
@@ -484,6 +488,7 @@ export class DiskQueue implements DurableQueue {
       this.consume(consumed, partial, seq);
       break;
     }
+    this.releaseReadBufferWhenDrained();
     // Records acked before they were ever written leave nothing on disk to come back: no cursor write.
     if (this.diskRecords < diskRecordsBefore || this.retiredWaitingForCursor()) {
       if (this.settings.ackPersistIntervalMs > 0) this.scheduleAckPersist();
@@ -612,6 +617,7 @@ export class DiskQueue implements DurableQueue {
         windowBytes,
         skips: segment.skips,
       },
+      this.readBuffer,
       visit,
       (damage) => {
         segment.skips.set(damage.start, damage.resume ?? segment.size);
@@ -620,6 +626,11 @@ export class DiskQueue implements DurableQueue {
         this.takeFromSegment(segment, lost, lostBytes);
       },
     );
+  }
+
+  /** Nothing left to read from disk (the backlog is through): the read buffer need not stay. */
+  private releaseReadBufferWhenDrained(): void {
+    if (this.diskRecords === 0) this.readBuffer.release();
   }
 
   private async readerFor(segment: Segment): Promise<QueueFile> {

@@ -46,8 +46,37 @@ export interface FrameReadResult {
   readonly stopped: boolean;
 }
 
+const MIN_READ_BUFFER_BYTES = 4096;
+
 /**
- * Reads the frames in a range, holding at most one window (plus one frame) in memory.
+ * The memory readFrames reads into, kept by its owner and reused from one call to the next, so that
+ * scanning many segments or replaying many batches holds one window, whenever the garbage collector
+ * runs. A fresh window per call (an external ArrayBuffer, outliving a minor GC while it is read)
+ * waits for a full GC; a scan allocates little else on the V8 heap, so that came only at V8's
+ * external-memory limit: up to 64 MiB of dead windows.
+ */
+export class ReadBuffer {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  /**
+   * At least `size` bytes (holding what was read last). It grows in powers of two, so sizes that
+   * creep up (a peek's window follows the records' average size) do not mean a new buffer each time.
+   */
+  get(size: number): Buffer {
+    if (this.buffer.length < size) {
+      this.buffer = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(Math.max(size, MIN_READ_BUFFER_BYTES))));
+    }
+    return this.buffer;
+  }
+
+  /** Lets the memory go; the next `get` allocates again. */
+  release(): void {
+    if (this.buffer.length > 0) this.buffer = Buffer.alloc(0);
+  }
+}
+
+/**
+ * Reads the frames in a range into `buffer`, holding at most one window (plus one frame).
  *
  * After damage it resyncs rather than giving up on the rest of the segment: it looks, byte by
  * byte, for the next offset where a frame with a plausible seq passes its CRC and is followed by
@@ -57,10 +86,11 @@ export interface FrameReadResult {
 export async function readFrames(
   file: QueueFile,
   range: FrameRange,
+  buffer: ReadBuffer,
   visit: FrameVisitor,
   onDamage: (damage: Damage) => void,
 ): Promise<FrameReadResult> {
-  const window = new ReadWindow(file, range.to, range.windowBytes);
+  const window = new ReadWindow(file, buffer, range.to, range.windowBytes);
   const frame: DecodedFrame = { seq: 0, payloadStart: 0, payloadEnd: 0, end: 0 };
   const maxFrameBytes = range.maxPayloadBytes + MAX_FRAME_OVERHEAD;
   let offset = range.from;
@@ -130,20 +160,19 @@ async function resync(
   return undefined;
 }
 
-/** A reusable buffer holding bytes [start, start + length) of the file. */
+/** Bytes [start, start + length) of the file, in the caller's ReadBuffer. */
 class ReadWindow {
-  buffer: Buffer;
+  buffer: Buffer = Buffer.alloc(0);
   start = 0;
   length = 0;
 
   constructor(
     private readonly file: QueueFile,
+    private readonly memory: ReadBuffer,
     /** The end of the range; lowered if the file turns out shorter. */
     public end: number,
     private readonly windowBytes: number,
-  ) {
-    this.buffer = Buffer.allocUnsafe(0);
-  }
+  ) {}
 
   holds(offset: number, bytes: number): boolean {
     return offset >= this.start && offset + bytes <= this.start + this.length;
@@ -152,7 +181,7 @@ class ReadWindow {
   /** Reads at least `bytes` (or up to the end) from `offset`, and a whole window when there is that much. */
   async load(offset: number, bytes: number): Promise<void> {
     const size = Math.min(Math.max(this.windowBytes, bytes), this.end - offset);
-    if (this.buffer.length < size) this.buffer = Buffer.allocUnsafe(size);
+    this.buffer = this.memory.get(size);
     let filled = 0;
     while (filled < size) {
       const read = await this.file.read(this.buffer, filled, size - filled, offset + filled);

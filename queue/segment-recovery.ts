@@ -1,13 +1,13 @@
 import type { QueueFs } from "./queue-fs.ts";
 import { MAX_SEQ } from "./record-frame.ts";
-import type { Damage } from "./segment-reader.ts";
+import type { Damage, ReadBuffer } from "./segment-reader.ts";
 import { readFrames } from "./segment-reader.ts";
 import { hasSegmentHeader, SEGMENT_HEADER_BYTES, segmentFileName } from "./segment-files.ts";
 import type { Segment } from "./segment.ts";
 import { deleteSegmentFile, newSegment } from "./segment.ts";
 
-/** Read a whole window of a segment at a time when scanning it on open. */
-const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
+/** How much of a segment to read at a time when scanning it on open (as a peek reads at most). */
+const SCAN_WINDOW_BYTES = 1024 * 1024;
 const HEAD_WINDOW_BYTES = 4096;
 
 export interface RecoveryContext {
@@ -15,6 +15,8 @@ export interface RecoveryContext {
   readonly dir: string;
   readonly fsync: boolean;
   readonly maxRecordBytes: number;
+  /** Every segment is read into this one buffer. */
+  readonly readBuffer: ReadBuffer;
   /** Damage found; `seqBound` is the next segment's first seq (undefined for the last segment). */
   onDamage(segment: Segment, damage: Damage, seqBound: number | undefined): void;
   problem(message: string, error?: unknown): void;
@@ -43,7 +45,7 @@ export async function recoverSegment(
   try {
     segment.size = await file.size();
     if (segment.size >= SEGMENT_HEADER_BYTES) {
-      const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+      const header = context.readBuffer.get(SEGMENT_HEADER_BYTES);
       const headerBytes = await file.read(header, 0, SEGMENT_HEADER_BYTES, 0);
       if (!hasSegmentHeader(header, headerBytes)) {
         context.problem(`${segmentFileName(firstSeq)}: unknown header; reading its records anyway`);
@@ -60,6 +62,7 @@ export async function recoverSegment(
       await readFrames(
         file,
         range,
+        context.readBuffer,
         (seq, _buffer, _start, _end, bytes) => {
           segment.live++;
           segment.liveBytes += bytes;
@@ -77,6 +80,7 @@ export async function recoverSegment(
         const head = await readFrames(
           file,
           { ...range, to: segment.size, windowBytes: HEAD_WINDOW_BYTES },
+          context.readBuffer,
           () => false,
           () => undefined,
         );

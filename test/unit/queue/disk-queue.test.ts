@@ -765,6 +765,42 @@ describe("DiskQueue", () => {
       );
       assert.ok((afterReplay.heapUsed - at100k.heapUsed) / MiB < 30, "replaying does not hold the backlog");
     });
+
+    test("a backlog of many segments is read, on open and by every peek, into one reused buffer", async () => {
+      const dir = join(root, "one-read-buffer");
+      const options = { segmentBytes: 64 * 1024, fsync: false };
+      const writer = await open(dir, options);
+      writer.append(sampleLines(0, 30_000));
+      await writer.flush();
+      await writer.close();
+      assert.ok(segmentPaths(dir).length >= 40, `${segmentPaths(dir).length} segments`);
+
+      // A buffer per segment or per peek is garbage that only a full GC frees, which comes late
+      // when little else is allocated on the heap (as when a queue opens): up to 64 MiB of it.
+      const fs = new ProbeFs();
+      const queue = await open(dir, { ...options, fs });
+      let replayed = 0;
+      for (;;) {
+        const batch = await queue.peek(500, 256 * 1024);
+        if (batch.records.length === 0) break;
+        replayed += batch.records.length;
+        await queue.ack(batch);
+      }
+      assert.equal(replayed, 30_000);
+      const sizes = [...fs.readMemory.keys()].map((memory) => memory.byteLength);
+      const largest = Math.max(...sizes);
+      const total = sizes.reduce((sum, size) => sum + size, 0);
+      // It may grow (doubling) to the largest window asked for, and is reused from then on.
+      assert.ok(total <= 2 * largest, `read into ${sizes.join(", ")} bytes`);
+      assert.ok(largest <= 1024 * 1024, `${largest} bytes`);
+      assert.ok(Math.max(...fs.readMemory.values()) >= 60 * 1024, "whole segments at a time");
+
+      // The backlog is through, and the buffer with it: the next one is read into new memory.
+      queue.append(sampleLines(30_000, 10));
+      await queue.flush();
+      assert.deepEqual((await queue.peek(10)).records, sampleLines(30_000, 10));
+      assert.equal(fs.readMemory.size, sizes.length + 1);
+    });
   });
 
   test("the portable CRC-32 matches zlib's", () => {

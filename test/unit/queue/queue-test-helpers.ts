@@ -52,6 +52,8 @@ export class ProbeFs implements QueueFs {
   /** While set, reads wait for it: a slow disk, to interleave appends with a read in progress. */
   readGate: Promise<void> | undefined;
   readsWaiting = 0;
+  /** The memory every read went into, and the most read at once into each. */
+  readonly readMemory = new Map<ArrayBufferLike, number>();
   private partialDone = false;
 
   constructor(private readonly base: QueueFs = nodeQueueFs) {}
@@ -116,6 +118,8 @@ class ProbeFile implements QueueFile {
       await gate;
       this.probe.readsWaiting--;
     }
+    const memory = this.probe.readMemory;
+    memory.set(buffer.buffer, Math.max(memory.get(buffer.buffer) ?? 0, offset + length));
     return this.file.read(buffer, offset, length, position);
   }
 
