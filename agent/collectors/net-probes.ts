@@ -1,15 +1,14 @@
 /**
  * The home-network probes behind the `net` collector. Each takes its target, a timeout and an abort
  * signal, and resolves to a result (never rejects for a failed probe: an unreachable target is a
- * reading, not an error).
+ * reading, not an error). node:dns/promises, node:http and node:https are imported by the first
+ * probe that needs them: the default config has no dns or http probes.
  */
-import { Resolver } from "node:dns/promises";
-import { request as httpRequest } from "node:http";
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { CommandError } from "../../hardware/command.ts";
 import type { CommandRunner } from "../../hardware/command.ts";
+import { loadBuiltin } from "../run/lazy-builtin.ts";
 
 // ---------------------------------------------------------------- ping
 
@@ -140,6 +139,7 @@ export async function dnsLookup(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<ProbeResult> {
+  const { Resolver } = await loadBuiltin("node:dns/promises");
   const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
   if (server !== undefined) resolver.setServers([server]);
   const onAbort = (): void => resolver.cancel();
@@ -168,10 +168,10 @@ export type HttpResult =
  * A GET on a fresh connection (no keep-alive, so DNS, TCP and TLS count, as for a first visit).
  * The time is to the response headers; the body is discarded. Redirects are reported, not followed.
  */
-export function httpCheck(url: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpResult> {
+export async function httpCheck(url: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpResult> {
+  const { request } = await loadBuiltin(url.startsWith("https:") ? "node:https" : "node:http");
   return new Promise((resolve) => {
     const started = performance.now();
-    const request = url.startsWith("https:") ? httpsRequest : httpRequest;
     let settled = false;
     let req: ClientRequest;
     const finish = (result: HttpResult): void => {

@@ -1,14 +1,13 @@
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import type { ClientRequest, IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { INGEST_PATH } from "../../protocol/ingest-api.ts";
+import { loadBuiltin } from "../run/lazy-builtin.ts";
 import { outcomeForIngestResponse } from "./ingest-outcome.ts";
 import type { IngestResponse } from "./ingest-outcome.ts";
 import { describeNetworkError, isTrustError } from "./network-error.ts";
-import { tlsTrustOptions } from "./server-identity.ts";
-import type { ServerTrustOptions } from "./server-identity.ts";
+import { serverTrust, tlsTrustOptions } from "./server-identity.ts";
+import type { ServerTrust, ServerTrustOptions } from "./server-identity.ts";
 import { TransportOptionsError } from "./transport.ts";
 import type { SendOutcome, Transport } from "./transport.ts";
 
@@ -34,9 +33,11 @@ export class HttpsTransport implements Transport {
   readonly target: string;
   readonly host: string;
   private readonly url: URL;
-  private readonly agent: HttpAgent;
+  /** The CA and pins, checked when the transport is made; undefined for http://. */
+  private readonly trust: ServerTrust | undefined;
   private readonly timeoutMs: number;
   private readonly now: () => number;
+  private client: Promise<HttpClient> | undefined;
 
   constructor(options: HttpsTransportOptions) {
     this.url = ingestUrl(options.url);
@@ -44,24 +45,21 @@ export class HttpsTransport implements Transport {
     this.host = this.url.hostname;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_HTTPS_TIMEOUT_MS;
     this.now = options.now ?? Date.now;
-    // One socket, kept alive between batches: a TLS handshake costs a Pi more than a batch does.
-    const agentOptions = { keepAlive: true, maxSockets: 1 };
-    this.agent =
-      this.url.protocol === "https:"
-        ? new HttpsAgent({ ...agentOptions, ...tlsTrustOptions(options) })
-        : new HttpAgent(agentOptions);
+    this.trust = this.url.protocol === "https:" ? serverTrust(options) : undefined;
   }
 
   async send(lines: readonly string[]): Promise<SendOutcome> {
     const body = await gzipAsync(`${lines.join("\n")}\n`);
+    this.client ??= loadHttpClient(this.trust);
+    const client = await this.client;
     try {
-      return await this.post(body, lines.length);
+      return await this.post(client, body, lines.length);
     } catch (error) {
       if ((error as StaleSocketError).staleSocket) {
         // The server closed an idle kept-alive socket as we reused it: no reply was possible, so
         // sending again on a fresh connection right away is safe and saves a backoff.
         try {
-          return await this.post(body, lines.length);
+          return await this.post(client, body, lines.length);
         } catch (again) {
           return this.failure(again);
         }
@@ -71,7 +69,7 @@ export class HttpsTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    (await this.client)?.agent.destroy();
   }
 
   private failure(error: unknown): SendOutcome {
@@ -80,12 +78,11 @@ export class HttpsTransport implements Transport {
     return untrusted ? { kind: "fatal", why } : { kind: "retry", why };
   }
 
-  private post(body: Buffer, lineCount: number): Promise<SendOutcome> {
+  private post(client: HttpClient, body: Buffer, lineCount: number): Promise<SendOutcome> {
     return new Promise((resolve, reject) => {
-      const send = this.url.protocol === "https:" ? httpsRequest : httpRequest;
-      const request: ClientRequest = send(this.url, {
+      const request: ClientRequest = client.request(this.url, {
         method: "POST",
-        agent: this.agent,
+        agent: client.agent,
         headers: {
           "content-type": "text/plain; charset=utf-8",
           "content-encoding": "gzip",
@@ -125,6 +122,27 @@ export class HttpsTransport implements Transport {
       request.end(body);
     });
   }
+}
+
+/** node:http's or node:https's request, and the one kept-alive agent it goes through. */
+interface HttpClient {
+  readonly agent: Agent;
+  request(url: URL, options: RequestOptions): ClientRequest;
+}
+
+/**
+ * node:https (and with it node:tls) for a server with `trust`, else node:http, imported at the
+ * first send rather than at start: an agent shipping over http:// never loads TLS.
+ */
+async function loadHttpClient(trust: ServerTrust | undefined): Promise<HttpClient> {
+  // One socket, kept alive between batches: a TLS handshake costs a Pi more than a batch does.
+  const agentOptions = { keepAlive: true, maxSockets: 1 };
+  if (trust === undefined) {
+    const http = await loadBuiltin("node:http");
+    return { agent: new http.Agent(agentOptions), request: http.request };
+  }
+  const [https, tlsOptions] = await Promise.all([loadBuiltin("node:https"), tlsTrustOptions(trust)]);
+  return { agent: new https.Agent({ ...agentOptions, ...tlsOptions }), request: https.request };
 }
 
 interface StaleSocketError {

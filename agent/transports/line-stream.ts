@@ -5,10 +5,13 @@ import type { SendOutcome, Transport } from "./transport.ts";
 
 export const DEFAULT_STREAM_TIMEOUT_MS = 30_000;
 
-/** Opens a connection; the socket emits `readyEvent` once lines can be written. */
+/**
+ * Opens a connection; the socket emits `readyEvent` once lines can be written. Asynchronous, so a
+ * connector can load what it needs (node:tls) at its first connection rather than at start.
+ */
 export interface StreamConnector {
   readonly readyEvent: "connect" | "secureConnect";
-  connect(): Socket;
+  connect(): Promise<Socket>;
 }
 
 export interface LineStreamOptions {
@@ -95,12 +98,12 @@ export class LineStreamTransport implements Transport {
   }
 
   /** The open socket, or a new one. A socket the server has closed is never written to again. */
-  private connected(): Promise<Socket> {
+  private async connected(): Promise<Socket> {
     const current = this.socket;
-    if (current !== undefined && !current.destroyed && current.writable) return Promise.resolve(current);
+    if (current !== undefined && !current.destroyed && current.writable) return current;
     this.socket = undefined;
+    const socket = await this.connector.connect();
     return new Promise((resolve, reject) => {
-      const socket = this.connector.connect();
       const fail = (error: Error): void => {
         clearTimeout(timer);
         socket.destroy();

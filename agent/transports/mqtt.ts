@@ -13,8 +13,8 @@ import { controlClientId } from "../control/settings.ts";
 import type { MqttTransportSettings } from "../control/settings.ts";
 import type { BackoffPolicy } from "../ship/backoff.ts";
 import { isTrustError } from "./network-error.ts";
-import { tlsTrustOptions } from "./server-identity.ts";
-import type { ServerTrustOptions } from "./server-identity.ts";
+import { serverTrust, tlsTrustOptions } from "./server-identity.ts";
+import type { ServerTrust, ServerTrustOptions } from "./server-identity.ts";
 import { TransportOptionsError } from "./transport.ts";
 import type { SendOutcome, Transport } from "./transport.ts";
 
@@ -56,7 +56,7 @@ export class MqttTransport implements Transport {
   readonly #options: MqttTransportOptions;
   readonly #timeoutMs: number;
   readonly #maxLineBytes: number;
-  readonly #trust: ReturnType<typeof tlsTrustOptions>;
+  readonly #trust: ServerTrust;
   readonly #pubackCodes = new Map<number, number>();
   #client: Promise<MqttClient> | undefined;
   #lastError: unknown;
@@ -77,7 +77,7 @@ export class MqttTransport implements Transport {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_MQTT_TIMEOUT_MS;
     this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     // Read the CA file and check the pins now, so a mistake shows before any send.
-    this.#trust = tlsTrustOptions({
+    this.#trust = serverTrust({
       ...((options.caFile ?? options.settings.caFile) !== undefined && {
         caFile: options.caFile ?? options.settings.caFile,
       }),
@@ -178,7 +178,7 @@ export class MqttTransport implements Transport {
           keepaliveSeconds: settings.keepaliveSeconds ?? 60,
         },
         role: "transport",
-        tls: this.#trust,
+        tls: await tlsTrustOptions(this.#trust),
         connectTimeoutMs: this.#timeoutMs,
         ...(this.#options.reconnect && { reconnect: this.#options.reconnect }),
         ...(this.#options.log && { log: this.#options.log }),

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { checkServerIdentity } from "node:tls";
 import type { PeerCertificate } from "node:tls";
+import { loadBuiltin } from "../run/lazy-builtin.ts";
 import { TransportOptionsError } from "./transport.ts";
 
 /** How the agent decides to trust the server: shared by the https and tls transports. */
@@ -42,20 +42,39 @@ function normalisePins(pins: string | readonly string[] | undefined): readonly s
   return list;
 }
 
-/** The options node:tls and node:https take: `ca` and `checkServerIdentity`. */
-export function tlsTrustOptions(options: ServerTrustOptions): {
+/** The trust settings, checked: the CA file read, the pins well-formed. */
+export interface ServerTrust {
+  readonly ca?: Buffer;
+  readonly pins: readonly string[];
+}
+
+/**
+ * Reads the CA file and checks the pins: called when a transport is made, so a mistake shows up
+ * before any send (TransportOptionsError). Loads no TLS code: that waits for `tlsTrustOptions`.
+ */
+export function serverTrust(options: ServerTrustOptions): ServerTrust {
+  const pins = normalisePins(options.pinSha256);
+  if (options.caFile === undefined) return { pins };
+  try {
+    return { ca: readFileSync(options.caFile), pins };
+  } catch (error) {
+    throw new TransportOptionsError(`cannot read ca_file ${options.caFile}: ${(error as Error).message}`);
+  }
+}
+
+/** What node:tls, node:https and mqtt take for `trust`: `ca` and `checkServerIdentity`. */
+export interface TlsTrustOptions {
   ca?: Buffer;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
-} {
-  const pins = normalisePins(options.pinSha256);
-  let ca: Buffer | undefined;
-  if (options.caFile !== undefined) {
-    try {
-      ca = readFileSync(options.caFile);
-    } catch (error) {
-      throw new TransportOptionsError(`cannot read ca_file ${options.caFile}: ${(error as Error).message}`);
-    }
-  }
+}
+
+/**
+ * The options for a TLS connection trusting the server as `trust` says. node:tls is imported here,
+ * at the first connection, never at start: an agent shipping over http:// or tcp:// never loads it.
+ */
+export async function tlsTrustOptions(trust: ServerTrust): Promise<TlsTrustOptions> {
+  const { checkServerIdentity } = await loadBuiltin("node:tls");
+  const { ca, pins } = trust;
   return {
     ...(ca === undefined ? {} : { ca }),
     checkServerIdentity(host, cert) {

@@ -15,6 +15,6 @@ export function createTcpTransport(options: TcpTransportOptions): Transport {
   return new LineStreamTransport({
     ...options,
     target: `tcp://${host}:${port}`,
-    connector: { readyEvent: "connect", connect: () => connect({ host, port }) },
+    connector: { readyEvent: "connect", connect: async () => connect({ host, port }) },
   });
 }

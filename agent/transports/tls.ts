@@ -1,8 +1,9 @@
 import { isIP } from "node:net";
-import { connect } from "node:tls";
+import type { Socket } from "node:net";
+import { loadBuiltin } from "../run/lazy-builtin.ts";
 import { LineStreamTransport } from "./line-stream.ts";
-import { tlsTrustOptions } from "./server-identity.ts";
-import type { ServerTrustOptions } from "./server-identity.ts";
+import { serverTrust, tlsTrustOptions } from "./server-identity.ts";
+import type { ServerTrustOptions, TlsTrustOptions } from "./server-identity.ts";
 import type { Transport } from "./transport.ts";
 
 export interface TlsTransportOptions extends ServerTrustOptions {
@@ -16,7 +17,8 @@ export interface TlsTransportOptions extends ServerTrustOptions {
 export function createTlsTransport(options: TlsTransportOptions): Transport {
   const { host, port } = options;
   // Read the CA file and check the pins once, at start, so a mistake shows up before any send.
-  const trust = tlsTrustOptions(options);
+  const trust = serverTrust(options);
+  let trustOptions: Promise<TlsTrustOptions> | undefined;
   return new LineStreamTransport({
     host,
     target: `tls://${host}:${port}`,
@@ -24,8 +26,13 @@ export function createTlsTransport(options: TlsTransportOptions): Transport {
     ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
     connector: {
       readyEvent: "secureConnect",
-      // SNI takes names only; with an IP address the certificate is checked against its IP SANs.
-      connect: () => connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...trust }),
+      // node:tls is loaded at the first connection, not when the agent starts.
+      async connect(): Promise<Socket> {
+        trustOptions ??= tlsTrustOptions(trust);
+        const [{ connect }, tlsOptions] = await Promise.all([loadBuiltin("node:tls"), trustOptions]);
+        // SNI takes names only; with an IP address the certificate is checked against its IP SANs.
+        return connect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...tlsOptions });
+      },
     },
   });
 }
