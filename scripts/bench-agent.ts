@@ -22,7 +22,9 @@
 // Usage: node --import tsx scripts/bench-agent.ts [--warmup 20] [--seconds 60] [--queue-lines 200000]
 //          [--only=<row ids>] [--transport=http,https]
 //   --only: a comma list of row ids (npm, npm-unit-env, npm-v8, tsx, bin-unit, bin, bin-v8,
-//     bin-fresh, bare, bare-24); each bare Node an agent row runs on is kept for the ratio.
+//     bin-fresh, bare, bare-24, https-client, https-client-24); each bare Node an agent row runs on
+//     is kept for the ratio. https-client: a bare Node posting to the https sink as the agent
+//     would, and nothing else: the floor that Node's TLS sets.
 //   --transport: the agent rows shipping over these (https rows: npm-unit-env, bin-unit).
 //   --queue-lines 0 skips the disk buffer's table.
 import { spawn, spawnSync } from "node:child_process";
@@ -70,6 +72,21 @@ const NPM_ENTRY = join(REPO_ROOT, "bin/homeward.js");
 const UNIT = join(REPO_ROOT, "systemd/homeward-agent.service");
 const BINARY = join(REPO_ROOT, "dist/homeward-linux-x64");
 const KEEP_ALIVE = "setInterval(() => {}, 1 << 30)";
+// A bare Node that only does what the agent's transport does: a gzipped POST every 10 s over one
+// kept-alive https:// connection trusting the same CA. What TLS alone costs a Node process.
+const HTTPS_CLIENT = `
+const { readFileSync } = require("node:fs");
+const https = require("node:https");
+const { gzipSync } = require("node:zlib");
+const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: readFileSync(process.env.BENCH_CA) });
+const body = gzipSync(\`bench.client 1 \${Math.floor(Date.now() / 1000)} \${process.env.BENCH_KEY} c2ln\\n\`);
+const post = () =>
+  https
+    .request(\`\${process.env.BENCH_URL}/v1/lines\`, { method: "POST", agent, headers: { "content-encoding": "gzip" } }, (r) => r.resume())
+    .on("error", () => {})
+    .end(body);
+post();
+setInterval(post, 10_000);`;
 
 const work = mkdtempSync(join(tmpdir(), "homeward-bench-agent-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -91,6 +108,8 @@ interface Row {
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly transport?: Transport;
+  /** Not an agent: HTTPS_CLIENT, posting to the sink as the agent would, for the floor TLS sets. */
+  readonly client?: boolean;
 }
 
 interface Measured {
@@ -337,7 +356,21 @@ agent(
 agent("tsx", ["http"], "`npx homeward agent` in a git checkout (tsx)", node20, [NPM_ENTRY], {
   HOMEWARD_RUNNER: "tsx",
 });
-if (node24) bare("bare-24", node24);
+const httpsClient = (id: string, node: string): void => {
+  rows.push({
+    id,
+    name: "bare `node -e` posting every 10 s over https:// (keep-alive, same CA): no agent",
+    command: node,
+    args: ["-e", HTTPS_CLIENT],
+    transport: "https",
+    client: true,
+  });
+};
+httpsClient("https-client", node20);
+if (node24) {
+  bare("bare-24", node24);
+  httpsClient("https-client-24", node24);
+}
 if (haveBinary) {
   agent(
     "bin-unit",
@@ -411,6 +444,10 @@ const results = await Promise.all(
     if (row.transport === undefined) return measure(row.name, node, start(row.command, row.args, row.env));
     const sink = sinks.get(row.transport) as CountingSink;
     const key = `bench-${row.id}-${row.transport}`;
+    if (row.client) {
+      const env = { BENCH_URL: sink.url, BENCH_CA: pki?.caFile, BENCH_KEY: key };
+      return measure(row.name, node, start(row.command, row.args, env), () => sink.lines(key));
+    }
     const args = [...row.args, ...agentArgs(key, sink, row.transport === "https" ? pki?.caFile : undefined)];
     return measure(row.name, node, start(row.command, args, row.env), () => sink.lines(key));
   }),
