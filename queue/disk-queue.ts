@@ -2,6 +2,7 @@ import { AckLog } from "./ack-log.ts";
 import type { DiskQueueOptions, DiskQueueSettings } from "./disk-queue-options.ts";
 import { resolveDiskQueueSettings } from "./disk-queue-options.ts";
 import type { DurableQueue, QueueBatch, QueueStats } from "./durable-queue.ts";
+import { InFlightDrops } from "./in-flight-drops.ts";
 import type { QueueFile } from "./queue-fs.ts";
 import { writeFully } from "./queue-fs.ts";
 import { encodeFrame, frameBytes, MAX_FRAME_OVERHEAD } from "./record-frame.ts";
@@ -90,9 +91,7 @@ export class DiskQueue implements DurableQueue {
   private inflightBytes = 0;
   private diskRecords = 0;
   private diskBytes = 0;
-  private droppedOverflow = 0;
   private droppedCorrupt = 0;
-  private droppedUnwritten = 0;
   private lastError: string | undefined;
   private retired: Retired[] = [];
   /** Bumped whenever append drops segments, so a disk operation that awaited meanwhile starts over. */
@@ -100,13 +99,8 @@ export class DiskQueue implements DurableQueue {
   private tail: Promise<void> = Promise.resolve();
   private timer: unknown;
   private timerDue = 0;
-  /** Seqs the latest peek handed out that are not acked yet. */
-  private handedOut = new SeqRanges();
-  /**
-   * Handed-out records that a bound pushed out before their ack: delivered if the ack comes, and
-   * counted as dropped only if the next peek comes first (the batch was not taken, and is gone).
-   */
-  private readonly droppedInFlight = { overflow: new SeqRanges(), unwritten: new SeqRanges() };
+  /** Records the bounds dropped (maxBytes: overflow; maxUnwrittenBytes: unwritten). */
+  private readonly drops = new InFlightDrops<"overflow" | "unwritten">();
   /** Armed while acks wait for a timed persist (ackPersistIntervalMs > 0). */
   private ackTimer: unknown;
   private flushFailing = false;
@@ -181,9 +175,9 @@ export class DiskQueue implements DurableQueue {
     return {
       depth: this.diskRecords + this.inflightCount + this.unwritten.length,
       bytes: this.totalBytes(),
-      droppedOverflow: this.droppedOverflow,
+      droppedOverflow: this.drops.count("overflow"),
       droppedCorrupt: this.droppedCorrupt,
-      droppedUnwritten: this.droppedUnwritten,
+      droppedUnwritten: this.drops.count("unwritten"),
       unflushed: this.inflightCount + this.unwritten.length,
       segments: this.segments.length,
       lastError: this.lastError,
@@ -196,7 +190,7 @@ export class DiskQueue implements DurableQueue {
     this.closing = true;
     this.clearTimer();
     this.clearAckTimer();
-    this.settleDropsInFlight();
+    this.drops.settle();
     await this.run(async () => {
       let failure: unknown;
       try {
@@ -391,8 +385,7 @@ export class DiskQueue implements DurableQueue {
 
   private async peekNow(maxRecords: number, maxBytes: number): Promise<QueueBatch> {
     // A new peek means the last batch was not acked: whatever a bound pushed out of it is lost.
-    this.settleDropsInFlight();
-    this.handedOut.clear();
+    this.drops.settle();
     for (;;) {
       const epoch = this.dropEpoch;
       const handedOut = new SeqRanges();
@@ -449,17 +442,14 @@ export class DiskQueue implements DurableQueue {
         handedOut.add(record.seq);
         last = record.seq;
       }
-      this.handedOut = handedOut;
+      this.drops.handOut(handedOut);
       return { records, end: new DiskQueuePosition(this, records.length > 0 ? last : this.ackedSeq, tail) };
     }
   }
 
   private async ackNow(end: DiskQueuePosition): Promise<void> {
     const seq = end.seq;
-    this.handedOut.removeUpTo(seq);
-    // Delivered after all: the ack came before the next peek.
-    this.droppedInFlight.overflow.removeUpTo(seq);
-    this.droppedInFlight.unwritten.removeUpTo(seq);
+    this.drops.acked(seq);
     if (seq <= this.ackedSeq) return;
     const diskRecordsBefore = this.diskRecords;
     for (;;) {
@@ -651,9 +641,7 @@ export class DiskQueue implements DurableQueue {
     while (this.totalBytes() > this.settings.maxBytes) {
       const oldest = this.segments[0];
       if (!oldest || oldest === this.active) break;
-      const inFlight = this.handedOut.countWithin(oldest.firstSeq, oldest.lastSeq);
-      this.handedOut.copyWithin(oldest.firstSeq, oldest.lastSeq, this.droppedInFlight.overflow);
-      dropped += oldest.live - inFlight;
+      dropped += this.drops.pushedOut("overflow", oldest.firstSeq, oldest.lastSeq, oldest.live);
       this.takeFromSegment(oldest, oldest.live, oldest.liveBytes);
       this.floorSeq = Math.max(this.floorSeq, oldest.lastSeq);
       this.segments.shift();
@@ -661,10 +649,7 @@ export class DiskQueue implements DurableQueue {
       this.retire(oldest, 0);
       this.dropEpoch++;
     }
-    if (dropped > 0) {
-      this.droppedOverflow += dropped;
-      void this.run(() => this.deleteRetired());
-    }
+    if (dropped > 0) void this.run(() => this.deleteRetired());
   }
 
   private totalBytes(): number {
@@ -682,23 +667,11 @@ export class DiskQueue implements DurableQueue {
       count++;
     }
     if (count === 0) return;
-    let lost = 0;
-    for (const record of this.unwritten.splice(0, count)) {
-      if (this.handedOut.has(record.seq)) this.droppedInFlight.unwritten.add(record.seq);
-      else lost++;
-    }
+    for (const record of this.unwritten.splice(0, count)) this.drops.pushedOut("unwritten", record.seq);
     this.unwrittenBytes -= bytes;
-    this.droppedUnwritten += lost;
     this.problem(
       `${count} record(s) dropped: more than ${this.settings.maxUnwrittenBytes} bytes waiting to be written`,
     );
-  }
-
-  private settleDropsInFlight(): void {
-    this.droppedOverflow += this.droppedInFlight.overflow.size;
-    this.droppedUnwritten += this.droppedInFlight.unwritten.size;
-    this.droppedInFlight.overflow.clear();
-    this.droppedInFlight.unwritten.clear();
   }
 
   // ---- housekeeping ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import type { DurableQueue, QueueBatch } from "../../queue/durable-queue.ts";
+import { InFlightDrops } from "../../queue/in-flight-drops.ts";
 import { SeqRanges } from "../../queue/seq-ranges.ts";
 
 /** The stats main.ts reads from its buffer: the DurableQueue ones plus what a failing disk costs. */
@@ -33,11 +34,8 @@ export class MemoryBuffer implements DurableQueue {
   private lines: { readonly number: number; readonly line: string; readonly bytes: number }[] = [];
   private bytes = 0;
   private nextNumber = 1;
-  private droppedUnwritten = 0;
-  /** Line numbers the latest peek handed out, not acked yet. */
-  private handedOut = new SeqRanges();
-  /** Handed-out lines the bound pushed out: delivered if their ack comes, dropped if the next peek does. */
-  private readonly droppedInFlight = new SeqRanges();
+  /** Lines the bound dropped (their line numbers are the seqs). */
+  private readonly drops = new InFlightDrops<"unwritten">();
 
   constructor(
     private readonly maxBytes: number,
@@ -56,10 +54,7 @@ export class MemoryBuffer implements DurableQueue {
       this.bytes -= this.lines[dropped]?.bytes ?? 0;
       dropped++;
     }
-    for (const entry of this.lines.splice(0, dropped)) {
-      if (this.handedOut.has(entry.number)) this.droppedInFlight.add(entry.number);
-      else this.droppedUnwritten++;
-    }
+    for (const entry of this.lines.splice(0, dropped)) this.drops.pushedOut("unwritten", entry.number);
   }
 
   async flush(): Promise<void> {
@@ -67,8 +62,7 @@ export class MemoryBuffer implements DurableQueue {
   }
 
   async peek(maxRecords: number, maxBytes = Number.POSITIVE_INFINITY): Promise<QueueBatch> {
-    this.settleDropsInFlight();
-    this.handedOut.clear();
+    const handedOut = new SeqRanges();
     const records: string[] = [];
     let bytes = 0;
     let last = 0;
@@ -77,8 +71,9 @@ export class MemoryBuffer implements DurableQueue {
       records.push(entry.line);
       bytes += entry.bytes;
       last = entry.number;
-      this.handedOut.add(entry.number);
+      handedOut.add(entry.number);
     }
+    this.drops.handOut(handedOut);
     return { records, end: new MemoryPosition(this, last) };
   }
 
@@ -87,8 +82,7 @@ export class MemoryBuffer implements DurableQueue {
     if (!(end instanceof MemoryPosition) || end.owner !== this) {
       throw new TypeError("not a batch from this MemoryBuffer's peek");
     }
-    this.handedOut.removeUpTo(end.last);
-    this.droppedInFlight.removeUpTo(end.last);
+    this.drops.acked(end.last);
     let taken = 0;
     while (taken < this.lines.length && (this.lines[taken]?.number ?? Infinity) <= end.last) {
       this.bytes -= this.lines[taken]?.bytes ?? 0;
@@ -103,22 +97,15 @@ export class MemoryBuffer implements DurableQueue {
       bytes: this.bytes,
       droppedOverflow: 0,
       droppedCorrupt: 0,
-      droppedUnwritten: this.droppedUnwritten,
+      droppedUnwritten: this.drops.count("unwritten"),
       unflushed: this.lines.length,
       lastError: this.why,
     };
   }
 
-  /** Handed-out lines pushed out before their ack, now known not to have been taken. */
-  private settleDropsInFlight(): void {
-    this.droppedUnwritten += this.droppedInFlight.size;
-    this.droppedInFlight.clear();
-  }
-
   /** Every line waiting, oldest first, now no longer here. Called with no batch in flight. */
   drain(): string[] {
-    this.settleDropsInFlight();
-    this.handedOut.clear();
+    this.drops.settle();
     const lines = this.lines.map((entry) => entry.line);
     this.lines = [];
     this.bytes = 0;
@@ -127,7 +114,7 @@ export class MemoryBuffer implements DurableQueue {
 
   /** Like DiskQueue's close when its last write fails: lines still here are lost, and that is an error. */
   async close(): Promise<void> {
-    this.settleDropsInFlight();
+    this.drops.settle();
     if (this.lines.length > 0) {
       throw new Error(`${this.lines.length} line(s) were only in memory (${this.why})`);
     }

@@ -138,7 +138,7 @@ test("a read-only state dir: the agent goes on from memory, bounded, logs it onc
   assert.ok(droppedUnwritten > 0, "the memory bound was reached while the disk was read-only");
   assert.ok(missing.length > 0, "readings were lost to the memory bound");
   // Exactly the lost readings are counted: lines pushed out of memory while a peeked batch was on
-  // its way count only if that batch is not acked (queue/disk-queue.ts, droppedInFlight).
+  // its way count only if that batch is not acked (queue/in-flight-drops.ts).
   assert.equal(droppedUnwritten, missing.length, `missing ${missing.length}, counted ${droppedUnwritten}`);
   for (const n of missing) {
     assert.ok(
