@@ -64,7 +64,9 @@ export class ReadBuffer {
    */
   get(size: number): Buffer {
     if (this.buffer.length < size) {
-      this.buffer = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(Math.max(size, MIN_READ_BUFFER_BYTES))));
+      // Its own memory, never a slice of Node's shared pool (which a small allocUnsafe may be, and
+      // which it would then keep alive for as long as it is reused).
+      this.buffer = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(size, MIN_READ_BUFFER_BYTES))));
     }
     return this.buffer;
   }
