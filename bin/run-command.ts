@@ -15,7 +15,18 @@ export async function runCommand(command: Command, argv: readonly string[], io: 
   }
 }
 
-/** The process's own streams and environment. */
+/**
+ * The process's own streams and environment. stdin is opened only when a command reads it: under
+ * systemd it is /dev/null, a file, and Node's file stream for it loads fs/promises, readline and (on
+ * Node 24) the REPL history, RSS a long-running agent would carry for nothing (BENCHMARKS.md, "Agent").
+ */
 export function processIo(): CommandIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+  };
 }

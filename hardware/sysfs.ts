@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readdirSync, readFile, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 
 /**
  * Every reader takes a root, `/` on a device and a fixture tree in tests, and resolves the absolute
@@ -9,6 +9,10 @@ import { join } from "node:path";
 export function underRoot(root: string, absolutePath: string): string {
   return join(root, absolutePath);
 }
+
+// Not fs/promises, which loads Node 24's readline interface and REPL history (BENCHMARKS.md, "Agent").
+const readdirPath = promisify(readdir);
+const readFilePath = promisify(readFile);
 
 const ABSENT_CODES = new Set(["ENOENT", "ENOTDIR"]);
 
@@ -19,7 +23,7 @@ function isAbsent(error: unknown): boolean {
 /** A file's text, or undefined when it does not exist (a board without that sensor). Other errors throw. */
 export async function readTextIfPresent(root: string, absolutePath: string): Promise<string | undefined> {
   try {
-    return await readFile(underRoot(root, absolutePath), "utf8");
+    return await readFilePath(underRoot(root, absolutePath), "utf8");
   } catch (error) {
     if (isAbsent(error)) return undefined;
     throw error;
@@ -28,9 +32,10 @@ export async function readTextIfPresent(root: string, absolutePath: string): Pro
 
 /**
  * The same, read synchronously: for /proc files only, which the kernel generates in memory (a
- * read takes microseconds and never waits on a device). fs/promises' readFile costs about ten
- * times the CPU of readFileSync on such a file (it sizes the buffer for a zero-length file and
- * makes four thread-pool round trips), and the system collector reads seven of them every 10 s.
+ * read takes microseconds and never waits on a device). An asynchronous readFile costs about ten
+ * times the CPU of readFileSync on such a file (measured with fs/promises': it sizes the buffer
+ * for a zero-length file and makes four thread-pool round trips), and the system collector reads
+ * seven of them every 10 s.
  * Device attributes under /sys stay asynchronous: a driver may sleep (a 1-Wire read takes 750 ms).
  */
 export function readProcTextIfPresent(root: string, absolutePath: string): string | undefined {
@@ -55,7 +60,7 @@ export function listProcDirIfPresent(root: string, absolutePath: string): string
 /** A directory's entry names, sorted; empty when the directory does not exist. */
 export async function listDirIfPresent(root: string, absolutePath: string): Promise<string[]> {
   try {
-    return (await readdir(underRoot(root, absolutePath))).sort(naturalCompare);
+    return (await readdirPath(underRoot(root, absolutePath))).sort(naturalCompare);
   } catch (error) {
     if (isAbsent(error)) return [];
     throw error;

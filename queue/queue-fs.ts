@@ -1,5 +1,19 @@
-import { constants } from "node:fs";
-import * as fsp from "node:fs/promises";
+import {
+  close,
+  constants,
+  fdatasync,
+  fstat,
+  fsync,
+  ftruncate,
+  mkdir,
+  open,
+  read,
+  readdir,
+  rename,
+  unlink,
+  write,
+} from "node:fs";
+import { promisify } from "node:util";
 
 /**
  * The few file operations DiskQueue needs. Injectable so tests can count bytes written and make
@@ -36,57 +50,107 @@ const openFlags: Record<QueueFileMode, number> = {
   append: constants.O_RDWR | constants.O_CREAT,
 };
 
+// The callback API with file descriptors, not fs/promises and its FileHandle: fs/promises loads
+// Node 24's readline interface and REPL history, RSS a long-running agent would carry for nothing
+// (BENCHMARKS.md, "Agent").
+const closeFd = promisify(close);
+const fdatasyncFd = promisify(fdatasync);
+const fstatFd = promisify(fstat);
+const fsyncFd = promisify(fsync);
+const ftruncateFd = promisify(ftruncate);
+const mkdirPath = promisify(mkdir);
+const openPath = promisify(open);
+const readFd = promisify(read);
+const readdirPath = promisify(readdir);
+const renamePath = promisify(rename);
+const unlinkPath = promisify(unlink);
+const writeFd = promisify(write);
+
+/** What a FileHandle throws when used after close. */
+function fileClosed(syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error("file closed"), { code: "EBADF", syscall });
+}
+
+/**
+ * A file descriptor kept as FileHandle keeps one: refused once closed (its number is soon another
+ * file's, which a late write would then hit), and closed only after the operations under way end.
+ */
 class NodeQueueFile implements QueueFile {
-  constructor(private readonly handle: fsp.FileHandle) {}
+  #fd: number | undefined;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-    return (await this.handle.read(buffer, offset, length, position)).bytesRead;
+    return (await this.#use("read", (fd) => readFd(fd, buffer, offset, length, position))).bytesRead;
   }
 
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-    return (await this.handle.write(buffer, offset, length, position)).bytesWritten;
+    return (await this.#use("write", (fd) => writeFd(fd, buffer, offset, length, position))).bytesWritten;
   }
 
   sync(): Promise<void> {
-    return this.handle.datasync();
+    return this.#use("fdatasync", fdatasyncFd);
   }
 
   truncate(length: number): Promise<void> {
-    return this.handle.truncate(length);
+    return this.#use("ftruncate", (fd) => ftruncateFd(fd, length));
   }
 
   async size(): Promise<number> {
-    return (await this.handle.stat()).size;
+    return (await this.#use("fstat", (fd) => fstatFd(fd))).size;
   }
 
   close(): Promise<void> {
-    return this.handle.close();
+    this.#closing ??= this.#closeWhenIdle();
+    return this.#closing;
+  }
+
+  async #closeWhenIdle(): Promise<void> {
+    const fd = this.#fd as number;
+    this.#fd = undefined;
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await closeFd(fd);
+  }
+
+  async #use<T>(syscall: string, operation: (fd: number) => Promise<T>): Promise<T> {
+    if (this.#fd === undefined) throw fileClosed(syscall);
+    this.#inFlight++;
+    try {
+      return await operation(this.#fd);
+    } finally {
+      if (--this.#inFlight === 0) this.#idle?.();
+    }
   }
 }
 
 export const nodeQueueFs: QueueFs = {
   async mkdir(dir) {
     try {
-      await fsp.mkdir(dir, { recursive: true });
+      await mkdirPath(dir, { recursive: true });
     } catch (error) {
       // Node's recursive mkdir reports ENOENT when the filesystem is read-only (it looks the path up
       // after EROFS): one plain mkdir gives the real reason (EROFS, EACCES, or ENOENT after all).
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      await fsp.mkdir(dir);
+      await mkdirPath(dir);
     }
   },
-  readdir: (dir) => fsp.readdir(dir),
+  readdir: (dir) => readdirPath(dir),
   async open(path, mode) {
-    return new NodeQueueFile(await fsp.open(path, openFlags[mode], 0o644));
+    return new NodeQueueFile(await openPath(path, openFlags[mode], 0o644));
   },
-  rename: (from, to) => fsp.rename(from, to),
-  unlink: (path) => fsp.unlink(path),
+  rename: (from, to) => renamePath(from, to),
+  unlink: (path) => unlinkPath(path),
   async syncDir(dir) {
-    const handle = await fsp.open(dir, constants.O_RDONLY);
+    const fd = await openPath(dir, constants.O_RDONLY);
     try {
-      await handle.sync();
+      await fsyncFd(fd);
     } finally {
-      await handle.close();
+      await closeFd(fd);
     }
   },
 };

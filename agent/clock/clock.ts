@@ -1,3 +1,5 @@
+import { monotonicMs } from "../../runtime/clock/monotonic.ts";
+
 /**
  * Time, injected. Wall time can be wrong (a Pi has no RTC) and can jump when NTP steps it;
  * monotonic time never jumps but means nothing across processes. Timers follow monotonic time.
@@ -20,7 +22,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const systemClock: Clock = {
   wallNow: () => Date.now(),
-  monoNow: () => performance.now(),
+  monoNow: monotonicMs,
   setTimer(callback, ms, options) {
     const handle = setTimeout(callback, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     if (options?.unref) handle.unref();

@@ -8,6 +8,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { CommandError } from "../../hardware/command.ts";
 import type { CommandRunner } from "../../hardware/command.ts";
+import { monotonicMs } from "../../runtime/clock/monotonic.ts";
 import { loadBuiltin } from "../run/lazy-builtin.ts";
 
 // ---------------------------------------------------------------- ping
@@ -103,7 +104,7 @@ export function tcpConnect(
   signal?: AbortSignal,
 ): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const started = performance.now();
+    const started = monotonicMs();
     const socket = connect({ host, port });
     const finish = (result: ProbeResult): void => {
       clearTimeout(timer);
@@ -114,7 +115,7 @@ export function tcpConnect(
     const timer = setTimeout(() => finish({ ok: false, error: "timeout" }), timeoutMs);
     const onAbort = (): void => finish({ ok: false, error: "aborted" });
     signal?.addEventListener("abort", onAbort, { once: true });
-    socket.once("connect", () => finish({ ok: true, ms: round3(performance.now() - started) }));
+    socket.once("connect", () => finish({ ok: true, ms: round3(monotonicMs() - started) }));
     socket.once("error", (error: NodeJS.ErrnoException) =>
       finish({ ok: false, error: error.code ?? error.message }),
     );
@@ -144,14 +145,14 @@ export async function dnsLookup(
   if (server !== undefined) resolver.setServers([server]);
   const onAbort = (): void => resolver.cancel();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const started = performance.now();
+  const started = monotonicMs();
   try {
     const answers = type === "A" ? await resolver.resolve4(name) : await resolver.resolve6(name);
-    const ms = round3(performance.now() - started);
+    const ms = round3(monotonicMs() - started);
     return answers.length > 0 ? { ok: true, ms } : { ok: false, error: "ENODATA", ms };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "error";
-    const ms = round3(performance.now() - started);
+    const ms = round3(monotonicMs() - started);
     return ANSWERED_CODES.has(code) ? { ok: false, error: code, ms } : { ok: false, error: code };
   } finally {
     signal?.removeEventListener("abort", onAbort);
@@ -171,7 +172,7 @@ export type HttpResult =
 export async function httpCheck(url: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpResult> {
   const { request } = await loadBuiltin(url.startsWith("https:") ? "node:https" : "node:http");
   return new Promise((resolve) => {
-    const started = performance.now();
+    const started = monotonicMs();
     let settled = false;
     let req: ClientRequest;
     const finish = (result: HttpResult): void => {
@@ -195,7 +196,7 @@ export async function httpCheck(url: string, timeoutMs: number, signal?: AbortSi
     req.once("response", (response: IncomingMessage) => {
       const status = response.statusCode ?? 0;
       response.resume();
-      finish({ ok: status >= 200 && status < 400, status, ms: round3(performance.now() - started) });
+      finish({ ok: status >= 200 && status < 400, status, ms: round3(monotonicMs() - started) });
     });
     req.once("error", (error: NodeJS.ErrnoException) =>
       finish({ ok: false, error: error.code ?? error.message }),

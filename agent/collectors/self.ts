@@ -1,8 +1,8 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { IntervalHistogram } from "node:perf_hooks";
+import { monotonicMs } from "../../runtime/clock/monotonic.ts";
 import type { ClockGuardStats } from "../clock/clock-guard.ts";
 import type { SchedulerStats } from "../schedule/scheduler.ts";
 import type { Collector, CollectContext, Reading } from "./collector.ts";
+import { EventLoopLagSampler } from "./event-loop-lag.ts";
 import { sanitizeSegment } from "./metric-name.ts";
 
 /**
@@ -28,8 +28,9 @@ export type AgentStatsProvider = () => AgentStatsSnapshot | Promise<AgentStatsSn
 export interface SelfCollectorOptions {
   readonly stats: AgentStatsProvider;
   /**
-   * The event-loop delay sampler's period. Every period is a wake-up of an otherwise idle process,
-   * so it is coarser than Node's 10 ms default; lag is measured beyond this period.
+   * The event-loop lag sampler's period (event-loop-lag.ts). Every period is a wake-up of an
+   * otherwise idle process, so it is coarser than perf_hooks' 10 ms default; lag is measured beyond
+   * this period.
    */
   readonly lagResolutionMs?: number;
   /** Injected for tests. */
@@ -37,21 +38,21 @@ export interface SelfCollectorOptions {
 }
 
 const DEFAULT_LAG_RESOLUTION_MS = 100;
-const NS_PER_MS = 1e6;
 
 export class SelfCollector implements Collector {
   readonly name = "self";
-  readonly #histogram: IntervalHistogram;
-  readonly #resolutionMs: number;
+  readonly #lag: EventLoopLagSampler;
   readonly #monoNow: () => number;
   #lastCpu: NodeJS.CpuUsage;
   #lastMono: number;
 
   constructor(private readonly options: SelfCollectorOptions) {
-    this.#resolutionMs = options.lagResolutionMs ?? DEFAULT_LAG_RESOLUTION_MS;
-    this.#histogram = monitorEventLoopDelay({ resolution: this.#resolutionMs });
-    this.#histogram.enable();
-    this.#monoNow = options.monoNow ?? (() => performance.now());
+    this.#monoNow = options.monoNow ?? monotonicMs;
+    this.#lag = new EventLoopLagSampler({
+      periodMs: options.lagResolutionMs ?? DEFAULT_LAG_RESOLUTION_MS,
+      monoNow: this.#monoNow,
+    });
+    this.#lag.start();
     this.#lastCpu = process.cpuUsage();
     this.#lastMono = this.#monoNow();
   }
@@ -74,13 +75,12 @@ export class SelfCollector implements Collector {
     this.#lastCpu = cpu;
     this.#lastMono = mono;
 
-    if (this.#histogram.count > 0) {
-      const lag = (ns: number): number => round3(Math.max(0, ns / NS_PER_MS - this.#resolutionMs));
-      add("event_loop.lag_p50_ms", lag(this.#histogram.percentile(50)));
-      add("event_loop.lag_p99_ms", lag(this.#histogram.percentile(99)));
-      add("event_loop.lag_max_ms", lag(this.#histogram.max));
+    const lag = this.#lag.take();
+    if (lag !== undefined) {
+      add("event_loop.lag_p50_ms", round3(lag.p50Ms));
+      add("event_loop.lag_p99_ms", round3(lag.p99Ms));
+      add("event_loop.lag_max_ms", round3(lag.maxMs));
     }
-    this.#histogram.reset();
 
     const stats = await this.options.stats();
     if (stats.buffer) {
@@ -111,7 +111,7 @@ export class SelfCollector implements Collector {
   }
 
   close(): void {
-    this.#histogram.disable();
+    this.#lag.stop();
   }
 }
 

@@ -1,8 +1,13 @@
-import { readFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFileSync, rename, writeFile } from "node:fs";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { checkShipStatus, ShipStatusError, STATUS_FILE_NAME } from "./ship-status.ts";
 import type { ShipStatus } from "./ship-status.ts";
+
+// Not fs/promises, which loads Node 24's readline interface and REPL history (BENCHMARKS.md, "Agent").
+const mkdirPath = promisify(mkdir);
+const renamePath = promisify(rename);
+const writeFilePath = promisify(writeFile);
 
 export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
 export const DEFAULT_STATUS_HEARTBEAT_MS = 60_000;
@@ -76,11 +81,11 @@ export class StatusFileWriter {
     const temporary = `${path}.${process.pid}.tmp`;
     try {
       if (!this.dirReady) {
-        await mkdir(dirname(path), { recursive: true });
+        await mkdirPath(dirname(path), { recursive: true });
         this.dirReady = true;
       }
-      await writeFile(temporary, `${JSON.stringify(status, null, 2)}\n`, { mode: 0o644 });
-      await rename(temporary, path);
+      await writeFilePath(temporary, `${JSON.stringify(status, null, 2)}\n`, { mode: 0o644 });
+      await renamePath(temporary, path);
       this.lastContent = content;
       this.lastWrittenAt = updatedAt;
     } catch (error) {

@@ -1,3 +1,5 @@
+import { monotonicMs } from "../clock/monotonic.ts";
+
 /**
  * Says what is wrong once per interval, not once per event: a Carbon that resets every connection,
  * a disk that fails every write or a certificate that stays expired each get one log line per
@@ -10,7 +12,7 @@ export class IntervalLog {
 
   constructor(
     private readonly intervalMs: number = DEFAULT_LOG_INTERVAL_MS,
-    private readonly clock: () => number = () => performance.now(),
+    private readonly clock: () => number = monotonicMs,
     /** Kinds remembered at once; past it the one logged longest ago is forgotten. */
     private readonly maxKinds: number = Number.POSITIVE_INFINITY,
   ) {}
