@@ -1,6 +1,6 @@
-import { readdir, readdirSync, readFile, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { promisedFs } from "../runtime/fs/promised-fs.ts";
 
 /**
  * Every reader takes a root, `/` on a device and a fixture tree in tests, and resolves the absolute
@@ -9,10 +9,6 @@ import { promisify } from "node:util";
 export function underRoot(root: string, absolutePath: string): string {
   return join(root, absolutePath);
 }
-
-// Not fs/promises, which loads Node 24's readline interface and REPL history (BENCHMARKS.md, "Agent").
-const readdirPath = promisify(readdir);
-const readFilePath = promisify(readFile);
 
 const ABSENT_CODES = new Set(["ENOENT", "ENOTDIR"]);
 
@@ -23,7 +19,7 @@ function isAbsent(error: unknown): boolean {
 /** A file's text, or undefined when it does not exist (a board without that sensor). Other errors throw. */
 export async function readTextIfPresent(root: string, absolutePath: string): Promise<string | undefined> {
   try {
-    return await readFilePath(underRoot(root, absolutePath), "utf8");
+    return await promisedFs.readFile(underRoot(root, absolutePath), "utf8");
   } catch (error) {
     if (isAbsent(error)) return undefined;
     throw error;
@@ -60,7 +56,7 @@ export function listProcDirIfPresent(root: string, absolutePath: string): string
 /** A directory's entry names, sorted; empty when the directory does not exist. */
 export async function listDirIfPresent(root: string, absolutePath: string): Promise<string[]> {
   try {
-    return (await readdirPath(underRoot(root, absolutePath))).sort(naturalCompare);
+    return (await promisedFs.readdir(underRoot(root, absolutePath))).sort(naturalCompare);
   } catch (error) {
     if (isAbsent(error)) return [];
     throw error;

@@ -1,19 +1,5 @@
-import {
-  close,
-  constants,
-  fdatasync,
-  fstat,
-  fsync,
-  ftruncate,
-  mkdir,
-  open,
-  read,
-  readdir,
-  rename,
-  unlink,
-  write,
-} from "node:fs";
-import { promisify } from "node:util";
+import { constants } from "node:fs";
+import { promisedFs as fs } from "../runtime/fs/promised-fs.ts";
 
 /**
  * The few file operations DiskQueue needs. Injectable so tests can count bytes written and make
@@ -50,21 +36,7 @@ const openFlags: Record<QueueFileMode, number> = {
   append: constants.O_RDWR | constants.O_CREAT,
 };
 
-// The callback API with file descriptors, not fs/promises and its FileHandle: fs/promises loads
-// Node 24's readline interface and REPL history, RSS a long-running agent would carry for nothing
-// (BENCHMARKS.md, "Agent").
-const closeFd = promisify(close);
-const fdatasyncFd = promisify(fdatasync);
-const fstatFd = promisify(fstat);
-const fsyncFd = promisify(fsync);
-const ftruncateFd = promisify(ftruncate);
-const mkdirPath = promisify(mkdir);
-const openPath = promisify(open);
-const readFd = promisify(read);
-const readdirPath = promisify(readdir);
-const renamePath = promisify(rename);
-const unlinkPath = promisify(unlink);
-const writeFd = promisify(write);
+// The callback API with file descriptors (runtime/fs/promised-fs.ts), not fs/promises and its FileHandle.
 
 /** What a FileHandle throws when used after close. */
 function fileClosed(syscall: string): NodeJS.ErrnoException {
@@ -86,23 +58,23 @@ class NodeQueueFile implements QueueFile {
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-    return (await this.#use("read", (fd) => readFd(fd, buffer, offset, length, position))).bytesRead;
+    return (await this.#use("read", (fd) => fs.read(fd, buffer, offset, length, position))).bytesRead;
   }
 
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-    return (await this.#use("write", (fd) => writeFd(fd, buffer, offset, length, position))).bytesWritten;
+    return (await this.#use("write", (fd) => fs.write(fd, buffer, offset, length, position))).bytesWritten;
   }
 
   sync(): Promise<void> {
-    return this.#use("fdatasync", fdatasyncFd);
+    return this.#use("fdatasync", fs.fdatasync);
   }
 
   truncate(length: number): Promise<void> {
-    return this.#use("ftruncate", (fd) => ftruncateFd(fd, length));
+    return this.#use("ftruncate", (fd) => fs.ftruncate(fd, length));
   }
 
   async size(): Promise<number> {
-    return (await this.#use("fstat", (fd) => fstatFd(fd))).size;
+    return (await this.#use("fstat", (fd) => fs.fstat(fd))).size;
   }
 
   close(): Promise<void> {
@@ -114,7 +86,7 @@ class NodeQueueFile implements QueueFile {
     const fd = this.#fd as number;
     this.#fd = undefined;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-    await closeFd(fd);
+    await fs.close(fd);
   }
 
   async #use<T>(syscall: string, operation: (fd: number) => Promise<T>): Promise<T> {
@@ -131,26 +103,26 @@ class NodeQueueFile implements QueueFile {
 export const nodeQueueFs: QueueFs = {
   async mkdir(dir) {
     try {
-      await mkdirPath(dir, { recursive: true });
+      await fs.mkdir(dir, { recursive: true });
     } catch (error) {
       // Node's recursive mkdir reports ENOENT when the filesystem is read-only (it looks the path up
       // after EROFS): one plain mkdir gives the real reason (EROFS, EACCES, or ENOENT after all).
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      await mkdirPath(dir);
+      await fs.mkdir(dir);
     }
   },
-  readdir: (dir) => readdirPath(dir),
+  readdir: (dir) => fs.readdir(dir),
   async open(path, mode) {
-    return new NodeQueueFile(await openPath(path, openFlags[mode], 0o644));
+    return new NodeQueueFile(await fs.open(path, openFlags[mode], 0o644));
   },
-  rename: (from, to) => renamePath(from, to),
-  unlink: (path) => unlinkPath(path),
+  rename: (from, to) => fs.rename(from, to),
+  unlink: (path) => fs.unlink(path),
   async syncDir(dir) {
-    const fd = await openPath(dir, constants.O_RDONLY);
+    const fd = await fs.open(dir, constants.O_RDONLY);
     try {
-      await fsyncFd(fd);
+      await fs.fsync(fd);
     } finally {
-      await closeFd(fd);
+      await fs.close(fd);
     }
   },
 };

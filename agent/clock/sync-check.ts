@@ -1,6 +1,5 @@
-import { access } from "node:fs";
-import { promisify } from "node:util";
 import { runCommand } from "../../hardware/command.ts";
+import { promisedFs } from "../../runtime/fs/promised-fs.ts";
 import type { CommandRunner } from "../../hardware/command.ts";
 import { underRoot } from "../../hardware/sysfs.ts";
 import type { Logger } from "../collectors/collector.ts";
@@ -25,8 +24,6 @@ const TIMESYNCD_FLAG = "/run/systemd/timesync/synchronized";
 /** sd_booted(3): this directory exists only when systemd is PID 1. */
 const SYSTEMD_RUNTIME_DIR = "/run/systemd/system";
 const TIMEDATECTL_TIMEOUT_MS = 5000;
-// Not fs/promises, which loads Node 24's readline interface and REPL history (BENCHMARKS.md, "Agent").
-const accessPath = promisify(access);
 
 export interface SyncCheckDeps {
   /** `/` on a device; a fixture tree in tests. */
@@ -37,7 +34,7 @@ export interface SyncCheckDeps {
 
 async function exists(root: string, path: string): Promise<boolean> {
   try {
-    await accessPath(underRoot(root, path));
+    await promisedFs.access(underRoot(root, path));
     return true;
   } catch {
     return false;

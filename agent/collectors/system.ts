@@ -1,6 +1,5 @@
-import { statfs } from "node:fs";
-import { promisify } from "node:util";
 import { readThermalZones, socZone } from "../../hardware/thermal.ts";
+import { promisedFs } from "../../runtime/fs/promised-fs.ts";
 import { listProcDirIfPresent, readProcTextIfPresent, underRoot } from "../../hardware/sysfs.ts";
 import type { Collector, CollectContext, Reading } from "./collector.ts";
 import { mountSegment, sanitizeSegment } from "./metric-name.ts";
@@ -44,9 +43,6 @@ export interface StatfsResult {
   readonly ffree: number;
 }
 
-// Not fs/promises, which loads Node 24's readline interface and REPL history (BENCHMARKS.md, "Agent").
-const statfsPath = promisify(statfs);
-
 const SKIPPED_INTERFACES = /^(?:lo|veth.*)$/;
 const SKIPPED_FS_TYPES = new Set(["squashfs", "iso9660", "udf"]);
 
@@ -56,7 +52,7 @@ export class SystemCollector implements Collector {
   readonly #statfs: (path: string) => Promise<StatfsResult>;
 
   constructor(private readonly options: SystemCollectorOptions) {
-    this.#statfs = options.statfs ?? ((path) => statfsPath(path));
+    this.#statfs = options.statfs ?? ((path) => promisedFs.statfs(path));
   }
 
   async collect(context: CollectContext): Promise<Reading[]> {

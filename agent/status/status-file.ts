@@ -1,13 +1,8 @@
-import { mkdir, readFileSync, rename, writeFile } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { promisify } from "node:util";
+import { promisedFs } from "../../runtime/fs/promised-fs.ts";
 import { checkShipStatus, ShipStatusError, STATUS_FILE_NAME } from "./ship-status.ts";
 import type { ShipStatus } from "./ship-status.ts";
-
-// Not fs/promises, which loads Node 24's readline interface and REPL history (BENCHMARKS.md, "Agent").
-const mkdirPath = promisify(mkdir);
-const renamePath = promisify(rename);
-const writeFilePath = promisify(writeFile);
 
 export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
 export const DEFAULT_STATUS_HEARTBEAT_MS = 60_000;
@@ -81,11 +76,11 @@ export class StatusFileWriter {
     const temporary = `${path}.${process.pid}.tmp`;
     try {
       if (!this.dirReady) {
-        await mkdirPath(dirname(path), { recursive: true });
+        await promisedFs.mkdir(dirname(path), { recursive: true });
         this.dirReady = true;
       }
-      await writeFilePath(temporary, `${JSON.stringify(status, null, 2)}\n`, { mode: 0o644 });
-      await renamePath(temporary, path);
+      await promisedFs.writeFile(temporary, `${JSON.stringify(status, null, 2)}\n`, { mode: 0o644 });
+      await promisedFs.rename(temporary, path);
       this.lastContent = content;
       this.lastWrittenAt = updatedAt;
     } catch (error) {
