@@ -4,7 +4,7 @@ import { RejectReason } from "../../protocol/reasons.ts";
 import type { AuthEntry, AuthTable } from "../auth/auth-file.ts";
 import type { Dedupe } from "../limits/dedupe.ts";
 import type { BucketMap, BucketPolicy } from "../limits/token-bucket.ts";
-import { checkAcl, checkTimeWindow } from "./steps.ts";
+import { checkAcl, checkTimeWindow, keyRejection } from "./steps.ts";
 import type { TimeWindow } from "./steps.ts";
 
 /**
@@ -54,13 +54,12 @@ export const parseLine: Step = (context, state) => {
   return undefined;
 };
 
-/** lookUpKey's decision, without an object per line. */
+/** lookUpKey's decision (keyRejection), without an object per line. */
 export const findKey: Step = (context, state) => {
   const entry = state.auth().entries.get((context.line as SignedLine).keyId);
-  if (entry === undefined) return RejectReason.UnknownKey;
   // A disabled key is still a known key: its rejections are counted under its name.
-  context.entry = entry;
-  return entry.disabled ? RejectReason.KeyDisabled : undefined;
+  if (entry !== undefined) context.entry = entry;
+  return keyRejection(entry);
 };
 
 export const takeKeyToken: Step = (context, state) => {

@@ -19,11 +19,16 @@ export interface TimeWindow {
 
 export type KeyLookup = { readonly entry: AuthEntry } | { readonly reason: RejectReason };
 
+/** Why a key's entry (undefined: none in the table) cannot sign lines, or undefined when it can. */
+export function keyRejection(entry: AuthEntry | undefined): RejectReason | undefined {
+  if (!entry) return RejectReason.UnknownKey;
+  return entry.disabled ? RejectReason.KeyDisabled : undefined;
+}
+
 export function lookUpKey(line: SignedLine, table: AuthTable): KeyLookup {
   const entry = table.entries.get(line.keyId);
-  if (!entry) return { reason: RejectReason.UnknownKey };
-  if (entry.disabled) return { reason: RejectReason.KeyDisabled };
-  return { entry };
+  const reason = keyRejection(entry);
+  return reason === undefined ? { entry: entry as AuthEntry } : { reason };
 }
 
 export function checkAcl(line: SignedLine, entry: AuthEntry): RejectReason | undefined {
